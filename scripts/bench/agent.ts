@@ -1,0 +1,285 @@
+// `bun run bench agent [--runs 5] [--extra 1500]`: what the agent costs its host, side by side in one run.
+//
+// - `relevo-agent collect` (one-shot, from source, and the compiled binary when dist/ has one): wall time,
+//   CPU seconds of the process and every child it waited for (wait4's rusage, as /usr/bin/time reports
+//   it), peak RSS; with this machine's processes, then with `--extra` more `sleep` processes.
+// - The process collector alone, in-process, against `systeminformation.processes()` and the seed's psutil
+//   collector, each in a child process so the children they spawn (`ps`, one `cat` per process) count.
+// - The size of the report with the extra processes, as JSON and gzip-compressed (what goes on the wire).
+// - The RSS of a running agent between reports, reporting every 5 s to a tiny 127.0.0.1 server.
+//
+// Every `sleep` this starts is killed on the way out, also on error or Ctrl-C, and they end by themselves
+// after 10 minutes whatever happens.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fmt, median } from "./_stats.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const BUN = process.execPath;
+const CLI = join(ROOT, "src", "agent", "cli.ts");
+const BINARY = join(ROOT, "dist", `relevo-agent-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
+const PEER = "/work/shared/peers/flask_psutil/collector.py";
+const PYTHON = "/usr/bin/python3";
+
+interface Run {
+  wallMs: number;
+  cpuS: number;
+  rssMb: number;
+  stdout: string;
+}
+
+/** Runs a command to completion; CPU and peak RSS come from the kernel's accounting of it and its children. */
+async function measure(cmd: string[], env: Record<string, string> = {}): Promise<Run> {
+  const started = performance.now();
+  const child = Bun.spawn(cmd, {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
+  });
+  const [stdout, stderr] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  const code = await child.exited;
+  const wallMs = performance.now() - started;
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${stderr.slice(-500)}`);
+  const usage = child.resourceUsage();
+  if (!usage) throw new Error(`no resource usage for ${cmd.join(" ")}`);
+  const cpuS = Number(usage.cpuTime.user + usage.cpuTime.system) / 1e6;
+  // Bun gives maxRSS in bytes (getrusage's kilobytes, converted).
+  return { wallMs, cpuS, rssMb: usage.maxRSS / 1024 / 1024, stdout };
+}
+
+interface Summary {
+  wallMs: number;
+  cpuS: number;
+  rssMb: number;
+  last: Run;
+}
+
+async function repeat(runs: number, cmd: string[], env?: Record<string, string>): Promise<Summary> {
+  const results: Run[] = [];
+  for (let i = 0; i < runs; i++) results.push(await measure(cmd, env));
+  return {
+    wallMs: median(results.map((r) => r.wallMs)),
+    cpuS: median(results.map((r) => r.cpuS)),
+    rssMb: median(results.map((r) => r.rssMb)),
+    last: results[results.length - 1] as Run,
+  };
+}
+
+function row(label: string, s: Summary, extra = ""): string {
+  return `  ${label.padEnd(44)} ${fmt(s.wallMs, 0).padStart(7)} ms wall ${fmt(s.cpuS, 3).padStart(7)} CPU-s ${fmt(s.rssMb).padStart(7)} MB peak RSS${extra}`;
+}
+
+/** Starts `count` sleep processes; the returned function kills them all. */
+async function spawnSleepers(count: number): Promise<() => Promise<void>> {
+  const sleepers: Bun.Subprocess[] = [];
+  const kill = async () => {
+    for (const sleeper of sleepers) sleeper.kill("SIGKILL");
+    await Promise.all(sleepers.map((sleeper) => sleeper.exited));
+    sleepers.length = 0;
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      sleepers.push(Bun.spawn(["sleep", "600"], { stdio: ["ignore", "ignore", "ignore"] }));
+    }
+  } catch (error) {
+    await kill();
+    throw error;
+  }
+  await Bun.sleep(200);
+  return kill;
+}
+
+function processCount(): number {
+  return Number(Bun.spawnSync(["sh", "-c", "ls -d /proc/[0-9]* | wc -l"]).stdout.toString().trim());
+}
+
+function psutilAvailable(): boolean {
+  return (
+    existsSync(PYTHON) && existsSync(PEER) && Bun.spawnSync([PYTHON, "-c", "import psutil"]).exitCode === 0
+  );
+}
+
+/** Child modes: `bun scripts/bench/agent.ts child <mode>` prints {ms, count} for one in-process measurement. */
+async function child(mode: string): Promise<void> {
+  const started = performance.now();
+  let count = 0;
+  if (mode === "ours") {
+    const { linuxProcessOptions, readLinuxProcesses } = await import("../../src/agent/collect/processes.ts");
+    const t = performance.now();
+    count = readLinuxProcesses(linuxProcessOptions("/", true)).length;
+    console.log(JSON.stringify({ ms: performance.now() - t, count }));
+    return;
+  }
+  if (mode === "si") {
+    const si = await import("systeminformation");
+    const t = performance.now();
+    count = (await si.processes()).list.length;
+    console.log(JSON.stringify({ ms: performance.now() - t, count }));
+    return;
+  }
+  throw new Error(`unknown child mode ${mode} (after ${performance.now() - started} ms)`);
+}
+
+async function inProcessMs(
+  runs: number,
+  mode: string,
+): Promise<{ ms: number; count: number; child: Summary }> {
+  const results: Run[] = [];
+  const inner: { ms: number; count: number }[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = await measure([BUN, import.meta.path, "child", mode]);
+    results.push(run);
+    inner.push(JSON.parse(run.stdout));
+  }
+  return {
+    ms: median(inner.map((r) => r.ms)),
+    count: inner[inner.length - 1]?.count ?? 0,
+    child: {
+      wallMs: median(results.map((r) => r.wallMs)),
+      cpuS: median(results.map((r) => r.cpuS)),
+      rssMb: median(results.map((r) => r.rssMb)),
+      last: results[results.length - 1] as Run,
+    },
+  };
+}
+
+/** VmRSS of a running agent sampled between reports, against a server that answers 200. */
+async function runningAgentRss(
+  cmd: string[],
+  seconds: number,
+): Promise<{ median: number; max: number; reports: number }> {
+  let reports = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      await request.arrayBuffer();
+      reports++;
+      return Response.json({ ok: true }, { status: 201 });
+    },
+  });
+  const spool = mkdtempSync(join(tmpdir(), "relevo-bench-spool-"));
+  const agent = Bun.spawn(
+    [...cmd, "run", "--url", `http://127.0.0.1:${server.port}`, "--interval", "5", "--spool", spool],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "ignore"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" },
+    },
+  );
+  const samples: number[] = [];
+  try {
+    const until = performance.now() + seconds * 1000;
+    while (performance.now() < until) {
+      await Bun.sleep(500);
+      if (reports === 0) continue; // still starting
+      const status = readFileSync(`/proc/${agent.pid}/status`, "utf8");
+      samples.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+    }
+  } finally {
+    agent.kill("SIGTERM");
+    await agent.exited;
+    server.stop(true);
+    rmSync(spool, { recursive: true, force: true });
+  }
+  return { median: median(samples), max: Math.max(...samples), reports };
+}
+
+export async function run(args: string[]): Promise<void> {
+  if (process.platform !== "linux") throw new Error("bench agent measures /proc and rusage: run it on Linux");
+  const option = (name: string, fallback: number) => {
+    const index = args.indexOf(`--${name}`);
+    return index >= 0 ? Number(args[index + 1]) : fallback;
+  };
+  const runs = option("runs", 5);
+  const extra = option("extra", 1500);
+  const binary = existsSync(BINARY) ? BINARY : undefined;
+  const peer = psutilAvailable();
+
+  console.log(
+    `bench agent: median of ${runs} runs, ${navigator.hardwareConcurrency} CPUs, bun ${Bun.version}`,
+  );
+  if (binary) console.log(`  compiled binary: ${BINARY} (built ${statSync(BINARY).mtime.toISOString()})`);
+  if (!peer)
+    console.log("  psutil peer skipped: python3 with psutil is missing (apt-get install -y python3-psutil)");
+
+  const phase = async (label: string) => {
+    console.log(`\n${label}: ${processCount()} processes`);
+    const source = await repeat(runs, [BUN, CLI, "collect"]);
+    console.log(row("relevo-agent collect (bun src/agent/cli.ts)", source));
+    let compiled: Summary | undefined;
+    if (binary) {
+      compiled = await repeat(runs, [binary, "collect"]);
+      console.log(row("relevo-agent collect (compiled)", compiled));
+    }
+    const ours = await inProcessMs(runs, "ours");
+    const si = await inProcessMs(runs, "si");
+    console.log(`  process list alone, in-process (${ours.count} processes):`);
+    console.log(`    ours (/proc)                   ${fmt(ours.ms, 1).padStart(8)} ms`);
+    console.log(
+      `    systeminformation.processes()  ${fmt(si.ms, 1).padStart(8)} ms  (${fmt(si.ms / ours.ms)}x ours)`,
+    );
+    console.log(row("  child: bun + ours", ours.child));
+    console.log(
+      row(
+        "  child: bun + systeminformation.processes()",
+        si.child,
+        `  (${fmt(si.child.cpuS / ours.child.cpuS)}x CPU)`,
+      ),
+    );
+    if (peer) {
+      const psutil = await repeat(runs, [PYTHON, PEER, "--cpu-interval", "0"]);
+      console.log(
+        row(
+          "  seed's psutil collector.py --cpu-interval 0",
+          psutil,
+          `  (${fmt(psutil.cpuS / source.cpuS)}x CPU of collect)`,
+        ),
+      );
+    }
+    return source;
+  };
+
+  await phase("this machine");
+  const killSleepers = await spawnSleepers(extra);
+  const stopOnSignal = () => {
+    void killSleepers().then(() => process.exit(130));
+  };
+  process.once("SIGINT", stopOnSignal);
+  process.once("SIGTERM", stopOnSignal);
+  try {
+    const loaded = await phase(`with ${extra} extra sleep processes`);
+    const json = loaded.last.stdout;
+    const gzip = Bun.gzipSync(new TextEncoder().encode(json));
+    const report = JSON.parse(json) as { processes: { total: number } };
+    console.log(
+      `  report with ${report.processes.total} processes: ${fmt(json.length / 1024)} KiB JSON, ${fmt(gzip.byteLength / 1024)} KiB gzip on the wire`,
+    );
+    console.log(
+      `  targets: collect <= 1000 ms wall and <= 0.300 CPU-s: ${loaded.wallMs <= 1000 && loaded.cpuS <= 0.3 ? "met" : "MISSED"}`,
+    );
+  } finally {
+    process.off("SIGINT", stopOnSignal);
+    process.off("SIGTERM", stopOnSignal);
+    await killSleepers();
+  }
+
+  console.log("\nrunning agent, RSS between reports (run --interval 5, 20 s, this machine's processes):");
+  const fromSource = await runningAgentRss([BUN, CLI], 20);
+  console.log(
+    `  bun src/agent/cli.ts run   median ${fmt(fromSource.median)} MB, max ${fmt(fromSource.max)} MB, ${fromSource.reports} reports`,
+  );
+  if (binary) {
+    const compiled = await runningAgentRss([binary], 20);
+    console.log(
+      `  compiled binary run        median ${fmt(compiled.median)} MB, max ${fmt(compiled.max)} MB, ${compiled.reports} reports (target <= 45 MB)`,
+    );
+  }
+}
+
+if (import.meta.main && process.argv[2] === "child") await child(process.argv[3] ?? "");

@@ -1,0 +1,87 @@
+// `relevo-agent run` once its settings are known: opens the spool, builds the sender and the loop, and runs
+// until the signal aborts (or once). Everything from the outside world (clock, randomness, the collector,
+// the CA's text) comes in through `AgentEdges`, so tests run it in-process with fakes.
+import { VERSION } from "../shared/version.ts";
+import type { AgentLog } from "./_log.ts";
+import { Agent, type CycleResult, type ReportSource } from "./loop.ts";
+import { createSender } from "./send.ts";
+import type { AgentSettings } from "./settings.ts";
+import { Spool } from "./spool.ts";
+
+export interface AgentEdges {
+  collector: ReportSource;
+  now: () => number;
+  random: () => number;
+  /** PEM text of the private CA (read by the command from settings.caFile). */
+  ca?: string | undefined;
+  log: AgentLog;
+  fetch?: typeof fetch;
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(finish, ms);
+    function finish() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", finish);
+      done();
+    }
+    signal.addEventListener("abort", finish, { once: true });
+  });
+}
+
+/**
+ * Runs the agent. With `once`, one collection and delivery (spool first), and its result; otherwise until
+ * `signal` aborts, then undefined. The collector is closed and the spool lock released on the way out.
+ */
+export async function runAgent(
+  settings: AgentSettings & { uploadUrl: URL },
+  edges: AgentEdges,
+  options: { once: boolean; signal: AbortSignal },
+): Promise<CycleResult | undefined> {
+  const { log } = edges;
+  let spool: Spool | undefined;
+  try {
+    spool = await Spool.open({
+      dir: settings.spoolDir,
+      maxReports: settings.spoolMaxReports,
+      maxBytes: settings.spoolMaxBytes,
+      now: edges.now,
+      log,
+    });
+    const send = createSender({
+      url: settings.uploadUrl,
+      token: settings.token,
+      timeoutMs: settings.timeoutS * 1000,
+      ca: edges.ca,
+      userAgent: `relevo-agent/${VERSION}`,
+      now: edges.now,
+      fetch: edges.fetch,
+    });
+    const agent = new Agent({
+      collector: edges.collector,
+      spool,
+      send,
+      intervalMs: settings.intervalS * 1000,
+      now: edges.now,
+      random: edges.random,
+      sleep: abortableSleep,
+      log,
+      backoff: edges.backoff,
+      once: options.once,
+    });
+    if (options.once) return await agent.cycle(options.signal);
+    log.info(
+      `relevo-agent ${VERSION} reporting to ${settings.uploadUrl.href} every ${settings.intervalS} s (spool ${settings.spoolDir})`,
+    );
+    await agent.run(options.signal);
+    log.info("stopping");
+    return undefined;
+  } finally {
+    await Promise.resolve(edges.collector.close()).catch(() => {});
+    await spool?.close();
+  }
+}

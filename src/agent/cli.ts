@@ -1,0 +1,18 @@
+#!/usr/bin/env bun
+// relevo-agent: collect (print one report), run (collect and send every interval), install/uninstall (a
+// service at boot). Each command is loaded only when it is called.
+import { defineCommand } from "citty";
+import { runCli } from "../shared/cli.ts";
+import { VERSION } from "../shared/version.ts";
+
+export const main = defineCommand({
+  meta: { name: "relevo-agent", version: VERSION, description: "relevo inventory agent" },
+  subCommands: {
+    collect: () => import("./commands/collect.ts").then((m) => m.default),
+    run: () => import("./commands/run.ts").then((m) => m.default),
+    install: () => import("./install.ts").then((m) => m.install),
+    uninstall: () => import("./install.ts").then((m) => m.uninstall),
+  },
+});
+
+if (import.meta.main) await runCli(main, "relevo-agent", VERSION);

@@ -1,0 +1,141 @@
+// CPU: model, cores, and load. Load is real load over an interval: the change in /proc/stat's busy and
+// total jiffies since the previous sample (a long-running agent's previous report, or the one-shot's
+// short baseline), never the average since boot.
+import type { CpuInfo } from "../../shared/report.ts";
+import type { Context } from "./_context.ts";
+import { parseColonValues, readText } from "./_files.ts";
+import { bounded, clip, count } from "./_limits.ts";
+import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
+
+const VENDORS: Record<string, string> = {
+  GenuineIntel: "Intel",
+  AuthenticAMD: "AMD",
+  HygonGenuine: "Hygon",
+  CentaurHauls: "Centaur",
+};
+/** ARM implementer codes from /proc/cpuinfo ("CPU implementer : 0x41"). */
+const ARM_IMPLEMENTERS: Record<string, string> = {
+  "0x41": "ARM",
+  "0x42": "Broadcom",
+  "0x43": "Cavium",
+  "0x46": "Fujitsu",
+  "0x48": "HiSilicon",
+  "0x4e": "NVIDIA",
+  "0x50": "Ampere",
+  "0x51": "Qualcomm",
+  "0x61": "Apple",
+  "0xc0": "Ampere",
+};
+
+export interface CpuModel {
+  manufacturer: string;
+  model: string;
+  speed_ghz: number;
+  cores: number;
+  physical_cores: number;
+}
+
+export function parseCpuinfo(text: string): CpuModel {
+  const blocks = text
+    .split(/\n\s*\n/)
+    .map(parseColonValues)
+    .filter((block) => block.has("processor"));
+  const first = blocks[0] ?? new Map<string, string>();
+  const vendor = first.get("vendor_id") ?? "";
+  const implementer = (first.get("CPU implementer") ?? "").toLowerCase();
+  const cores = new Set<string>();
+  for (const block of blocks) {
+    const core = block.get("core id");
+    if (core !== undefined) cores.add(`${block.get("physical id") ?? "0"}:${core}`);
+  }
+  const mhz = Number(first.get("cpu MHz"));
+  return {
+    manufacturer: VENDORS[vendor] ?? (vendor || ARM_IMPLEMENTERS[implementer] || ""),
+    model: (first.get("model name") ?? first.get("Model") ?? first.get("cpu model") ?? "").replace(
+      /\s+/g,
+      " ",
+    ),
+    speed_ghz: Number.isFinite(mhz) ? Math.round(mhz) / 1000 : 0,
+    cores: blocks.length,
+    physical_cores: cores.size || blocks.length,
+  };
+}
+
+/** Busy and total jiffies from the first line of /proc/stat ("cpu  user nice system idle iowait ..."). */
+export function parseProcStat(text: string): { busy: number; total: number; bootTime: number } {
+  const line = text.split("\n").find((l) => l.startsWith("cpu ")) ?? "";
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user and nice)
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((sum, value) => sum + (Number.isFinite(value) ? value : 0), 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const btime = /^btime\s+(\d+)/m.exec(text)?.[1];
+  return { busy: total - idle, total, bootTime: Number(btime ?? 0) };
+}
+
+export function loadPercent(
+  previous: { busy: number; total: number } | undefined,
+  next: { busy: number; total: number },
+) {
+  if (!previous) return 0;
+  const total = next.total - previous.total;
+  return total > 0 ? bounded((100 * (next.busy - previous.busy)) / total, 100) : 0;
+}
+
+/** The collector waits for the sampling window before reading the counters. */
+export async function cpuLinux(ctx: Context): Promise<CpuInfo> {
+  const model = parseCpuinfo(readText(ctx.root, "proc", "cpuinfo") ?? "");
+  const stat = parseProcStat(readText(ctx.root, "proc", "stat") ?? "");
+  ctx.next.machine = { busy: stat.busy, total: stat.total };
+  const loadavg = (readText(ctx.root, "proc", "loadavg") ?? "").split(" ").slice(0, 3).map(Number);
+  const cores = model.cores || ctx.os.cpus().length;
+  return {
+    manufacturer: clip(model.manufacturer),
+    model: clip(model.model || ctx.os.cpus()[0]?.model || ""),
+    speed_ghz: bounded(model.speed_ghz || (ctx.os.cpus()[0]?.speed ?? 0) / 1000, 1000),
+    cores: count(cores),
+    physical_cores: count(model.physical_cores || cores),
+    load_percent: loadPercent(ctx.previous?.machine, ctx.next.machine),
+    load_avg:
+      loadavg.length === 3
+        ? loadavg.map((n) => bounded(n, 1e6))
+        : ctx.os.loadavg().map((n) => bounded(n, 1e6)),
+  };
+}
+
+/**
+ * One object per socket. LoadPercentage is Windows' own average over the last second (real load, not since
+ * boot); it is null on a few virtual machines, which then report 0.
+ */
+export const WINDOWS_CPU_COMMAND =
+  "ConvertTo-Json -Compress -InputObject @(Get-CimInstance Win32_Processor | Select-Object " +
+  "Manufacturer,Name,MaxClockSpeed,NumberOfCores,NumberOfLogicalProcessors,LoadPercentage)";
+
+export function parseWindowsCpu(text: string): CpuModel & { load_percent: number } {
+  const sockets = asList(parsePowerShellJson(text));
+  const first = sockets[0] ?? {};
+  const vendor = str(first.Manufacturer);
+  const loads = sockets.map((socket) => num(socket.LoadPercentage));
+  return {
+    manufacturer: VENDORS[vendor] ?? vendor,
+    model: str(first.Name).replace(/\s+/g, " "),
+    speed_ghz: num(first.MaxClockSpeed) / 1000,
+    cores: sockets.reduce((sum, socket) => sum + num(socket.NumberOfLogicalProcessors), 0),
+    physical_cores: sockets.reduce((sum, socket) => sum + num(socket.NumberOfCores), 0),
+    load_percent: loads.length ? loads.reduce((a, b) => a + b, 0) / loads.length : 0,
+  };
+}
+
+export async function cpuWindows(ctx: Context): Promise<CpuInfo> {
+  const cpu = parseWindowsCpu(await ctx.powerShell(WINDOWS_CPU_COMMAND));
+  const cores = cpu.cores || ctx.os.cpus().length;
+  return {
+    manufacturer: clip(cpu.manufacturer),
+    model: clip(cpu.model),
+    speed_ghz: bounded(cpu.speed_ghz, 1000),
+    cores: count(cores),
+    physical_cores: count(cpu.physical_cores || cores),
+    load_percent: bounded(cpu.load_percent, 100),
+    // Windows has no load average; the schema's list may be empty.
+    load_avg: [],
+  };
+}

@@ -1,0 +1,93 @@
+// Operating system: named the way the distribution (os-release) or Windows (Win32_OperatingSystem) names it.
+import type { OsInfo } from "../../shared/report.ts";
+import type { Context } from "./_context.ts";
+import { parseKeyValues, readText } from "./_files.ts";
+import { clip, count } from "./_limits.ts";
+import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
+
+/** OsInfo plus `pretty_name`, an extra field the loose schema keeps ("Debian GNU/Linux 12 (bookworm)"). */
+export type OsSection = OsInfo & { pretty_name: string };
+
+export function parseOsRelease(text: string): {
+  name: string;
+  version: string;
+  build: string;
+  pretty: string;
+} {
+  const values = parseKeyValues(text);
+  const name = values.get("NAME") ?? values.get("ID") ?? "Linux";
+  const version = values.get("VERSION_ID") ?? values.get("VERSION") ?? "";
+  return {
+    name,
+    version,
+    build: values.get("BUILD_ID") ?? "",
+    pretty: values.get("PRETTY_NAME") ?? [name, version].filter(Boolean).join(" "),
+  };
+}
+
+export async function osLinux(ctx: Context): Promise<OsSection> {
+  const release = readText(ctx.root, "etc", "os-release") ?? readText(ctx.root, "usr", "lib", "os-release");
+  const { name, version, build, pretty } = parseOsRelease(release ?? "");
+  const uptime = Number((readText(ctx.root, "proc", "uptime") ?? "").split(" ")[0]);
+  return {
+    platform: "linux",
+    name: clip(name),
+    version: clip(version),
+    build: clip(build),
+    kernel: clip(ctx.os.release()),
+    arch: clip(ctx.os.arch(), 32),
+    uptime_s: count(Math.floor(Number.isFinite(uptime) ? uptime : ctx.os.uptime())),
+    pretty_name: clip(pretty),
+  };
+}
+
+/**
+ * Caption is the name Windows gives itself ("Microsoft Windows Server 2022 Standard", "Microsoft Windows 11
+ * Pro"); the registry's ProductName still says "Windows 10" on Windows 11, so it is not used for the name.
+ * UBR (the update build revision) makes the build Windows Update reports ("20348.2340"); DisplayVersion is
+ * "21H2"-style, ReleaseId before it existed (Server 2019: "1809").
+ */
+export const WINDOWS_OS_COMMAND = [
+  "$o = Get-CimInstance Win32_OperatingSystem",
+  "$r = Get-ItemProperty 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion'",
+  "[pscustomobject]@{ Caption = $o.Caption; Version = $o.Version; BuildNumber = $o.BuildNumber; UBR = $r.UBR;" +
+    " DisplayVersion = $(if ($r.DisplayVersion) { $r.DisplayVersion } else { $r.ReleaseId });" +
+    " LastBootUpTime = $o.LastBootUpTime.ToUniversalTime().ToString('o') } | ConvertTo-Json -Compress",
+].join("; ");
+
+export interface WindowsOs {
+  name: string;
+  version: string;
+  build: string;
+  kernel: string;
+  uptime_s: number;
+  pretty_name: string;
+}
+
+export function parseWindowsOs(text: string, now: Date): WindowsOs {
+  const record = asRecord(parsePowerShellJson(text));
+  const caption = str(record.Caption).replace(/\s+/g, " ");
+  const version = str(record.Version);
+  const buildNumber = str(record.BuildNumber);
+  const ubr = str(record.UBR);
+  const displayVersion = str(record.DisplayVersion);
+  const boot = Date.parse(str(record.LastBootUpTime));
+  return {
+    name: clip(caption || "Microsoft Windows"),
+    version: clip(version),
+    build: clip(ubr && buildNumber ? `${buildNumber}.${ubr}` : buildNumber),
+    kernel: clip(version),
+    uptime_s: Number.isFinite(boot) ? count(Math.floor((now.getTime() - boot) / 1000)) : 0,
+    pretty_name: clip([caption, displayVersion].filter(Boolean).join(" ")),
+  };
+}
+
+export async function osWindows(ctx: Context): Promise<OsSection> {
+  const parsed = parseWindowsOs(await ctx.powerShell(WINDOWS_OS_COMMAND), ctx.now());
+  return {
+    platform: "win32",
+    ...parsed,
+    uptime_s: parsed.uptime_s || count(Math.floor(ctx.os.uptime())),
+    arch: clip(ctx.os.arch(), 32),
+  };
+}

@@ -1,0 +1,77 @@
+// Platform differences, in one place: which collector reads which source on which OS.
+import type { Report } from "../../shared/report.ts";
+import type { Context } from "./_context.ts";
+import { readText } from "./_files.ts";
+import { cpuLinux, cpuWindows, parseProcStat } from "./cpu.ts";
+import { disksLinux, disksWindows } from "./disks.ts";
+import { hostLinux, hostWindows } from "./host.ts";
+import { memoryLinux, memoryWindows } from "./memory.ts";
+import { network } from "./network.ts";
+import { osLinux, osWindows } from "./os.ts";
+import {
+  processesLinux,
+  processesWindows,
+  readAuxv,
+  sampleLinuxProcesses,
+  sampleWindowsProcesses,
+} from "./processes.ts";
+import { systemLinux, systemWindows } from "./system.ts";
+import { usersLinux, usersWindows } from "./users.ts";
+
+export const AREAS = [
+  "host",
+  "os",
+  "cpu",
+  "memory",
+  "users",
+  "processes",
+  "disks",
+  "network",
+  "system",
+] as const;
+export type Area = (typeof AREAS)[number];
+export type Sections = { [A in Area]: Report[A] };
+export type Collectors = { [A in Area]: (ctx: Context) => Promise<Sections[A]> };
+
+const LINUX: Collectors = {
+  host: hostLinux,
+  os: osLinux,
+  cpu: cpuLinux,
+  memory: memoryLinux,
+  users: usersLinux,
+  processes: processesLinux,
+  disks: disksLinux,
+  network,
+  system: systemLinux,
+};
+
+const WINDOWS: Collectors = {
+  host: hostWindows,
+  os: osWindows,
+  cpu: cpuWindows,
+  memory: memoryWindows,
+  users: usersWindows,
+  processes: processesWindows,
+  disks: disksWindows,
+  network,
+  system: systemWindows,
+};
+
+/** Windows has its own; every other platform is read like Linux (what is missing there lands in errors). */
+export function collectorsFor(platform: NodeJS.Platform): Collectors {
+  return platform === "win32" ? WINDOWS : LINUX;
+}
+
+/** Takes the baseline CPU sample a one-shot collection measures against, into `ctx.next`. */
+export function sampleFor(platform: NodeJS.Platform): (ctx: Context) => Promise<void> {
+  if (platform === "win32") {
+    return async (ctx) => {
+      ctx.next.processes = await sampleWindowsProcesses(ctx);
+    };
+  }
+  return async (ctx) => {
+    const stat = parseProcStat(readText(ctx.root, "proc", "stat") ?? "");
+    ctx.next.machine = { busy: stat.busy, total: stat.total };
+    ctx.next.processes = sampleLinuxProcesses(ctx.root, readAuxv(ctx.root).ticks);
+  };
+}

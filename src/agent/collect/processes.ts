@@ -1,0 +1,297 @@
+// Processes. Linux reads /proc in-process: systeminformation.processes() spawns `ps` and then one `cat`
+// per process, and a minimal image may have no `ps` at all. cpu_percent is the share of one CPU over the
+// interval since the previous sample (percent of one core, as top shows it), from the change in
+// utime + stime (Linux) or KernelModeTime + UserModeTime (Windows): a first value alone is CPU since start.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ProcessInfo, Report } from "../../shared/report.ts";
+import { LIMITS } from "../../shared/report.ts";
+import type { Context, CpuSample } from "./_context.ts";
+import { readText } from "./_files.ts";
+import { bounded, clip, count, isoOrNull } from "./_limits.ts";
+import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
+import { parseProcStat } from "./cpu.ts";
+
+type Processes = Report["processes"];
+
+/** A process as read, before its CPU share is known. */
+export interface RawProcess {
+  pid: number;
+  ppid: number;
+  name: string;
+  user: string;
+  memory_rss_bytes: number;
+  started_at: string | null;
+  command: string;
+  /** Identifies this process across samples even when its pid is reused. */
+  key: string;
+  /** CPU seconds used since it started. */
+  cpu_seconds: number;
+  /** Start time in epoch milliseconds, when known. */
+  start_ms: number | undefined;
+}
+
+/** Percent of one CPU each process used since `previous`; one that started since then counts from its start. */
+export function cpuPercents(
+  processes: readonly RawProcess[],
+  previous: CpuSample | undefined,
+  elapsedMs: number,
+  previousWallMs: number,
+): number[] {
+  return processes.map((process) => {
+    if (!previous?.processes || elapsedMs <= 0) return 0;
+    const before = previous.processes.get(process.key);
+    if (before === undefined) {
+      // Started within the interval: all of its CPU time was spent in it.
+      const startedInside = process.start_ms !== undefined && process.start_ms >= previousWallMs - 1000;
+      return startedInside ? bounded((100 * process.cpu_seconds * 1000) / elapsedMs, 100 * 4096) : 0;
+    }
+    return bounded((100 * (process.cpu_seconds - before) * 1000) / elapsedMs, 100 * 4096);
+  });
+}
+
+export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: number): Processes {
+  const previous = ctx.previous;
+  const elapsed = previous ? sampledAt - previous.at : 0;
+  const previousWall = ctx.now().getTime() - (ctx.monotonic() - (previous?.at ?? 0));
+  const percents = cpuPercents(raw, previous, elapsed, previousWall);
+  ctx.next.processes = new Map(raw.map((process) => [process.key, process.cpu_seconds]));
+  ctx.next.at = sampledAt;
+  const list = raw.slice(0, LIMITS.processes).map(
+    (process, index): ProcessInfo => ({
+      pid: process.pid,
+      ppid: process.ppid,
+      name: clip(process.name),
+      user: clip(process.user),
+      cpu_percent: Math.round((percents[index] ?? 0) * 100) / 100,
+      memory_rss_bytes: process.memory_rss_bytes,
+      started_at: process.started_at,
+      command: clip(ctx.commandLines ? process.command : "", LIMITS.command),
+    }),
+  );
+  return { total: raw.length, list };
+}
+
+// ---- Linux ----
+
+/** uid → name from /etc/passwd; unknown uids show as the number, like ps does. */
+export function parsePasswd(text: string): Map<number, string> {
+  const users = new Map<number, string>();
+  for (const line of text.split("\n")) {
+    const [name, , uid] = line.split(":");
+    if (name && uid && !users.has(Number(uid))) users.set(Number(uid), name);
+  }
+  return users;
+}
+
+/** AT_PAGESZ and AT_CLKTCK from the auxiliary vector the kernel gave this process (64-bit words). */
+export function readAuxv(root: string): { pageSize: number; ticks: number } {
+  const result = { pageSize: 4096, ticks: 100 };
+  try {
+    const bytes = readFileSync(join(root, "proc", "self", "auxv"));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let offset = 0; offset + 16 <= bytes.byteLength; offset += 16) {
+      const type = Number(view.getBigUint64(offset, true));
+      const value = Number(view.getBigUint64(offset + 8, true));
+      if (type === 6 && value > 0) result.pageSize = value;
+      if (type === 17 && value > 0) result.ticks = value;
+      if (type === 0) break;
+    }
+  } catch {
+    // A kernel without /proc/self/auxv: the defaults hold on every Linux this agent runs on.
+  }
+  return result;
+}
+
+export interface ProcStat {
+  comm: string;
+  ppid: number;
+  /** utime + stime in clock ticks. */
+  ticks: number;
+  /** Clock ticks after boot. */
+  starttime: number;
+  /** Resident pages. */
+  rss: number;
+}
+
+/** Parses /proc/PID/stat; the name sits in parentheses and may itself hold spaces and parentheses. */
+export function parsePidStat(text: string): ProcStat | undefined {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  // Fields after the name, numbered as in proc(5) from 3 (state): field n is rest[n - 3].
+  const rest = text.slice(close + 2).split(" ");
+  const field = (n: number) => Number(rest[n - 3]);
+  return {
+    comm: text.slice(open + 1, close),
+    ppid: field(4),
+    ticks: field(14) + field(15),
+    starttime: field(22),
+    rss: field(24),
+  };
+}
+
+/** Linux truncates the name in stat to 15 bytes; the command line's first word has the full one. */
+function processName(comm: string, argv0: string | undefined): string {
+  if (comm.length < 15 || !argv0) return comm;
+  const base = argv0.slice(argv0.lastIndexOf("/") + 1);
+  return base.startsWith(comm) ? base : comm;
+}
+
+export interface LinuxProcessOptions {
+  root: string;
+  commandLines: boolean;
+  users: Map<number, string>;
+  bootTimeS: number;
+  pageSize: number;
+  ticks: number;
+}
+
+/** Every process under /proc: stat for the numbers, the directory's owner for the user, cmdline if asked. */
+export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
+  const proc = join(options.root, "proc");
+  const processes: RawProcess[] = [];
+  for (const entry of readdirSync(proc)) {
+    const code = entry.charCodeAt(0);
+    if (code < 48 || code > 57) continue;
+    const dir = join(proc, entry);
+    let stat: ProcStat | undefined;
+    let uid: number;
+    try {
+      stat = parsePidStat(readFileSync(`${dir}/stat`, "latin1"));
+      uid = statSync(dir).uid;
+    } catch {
+      continue; // exited while we looked
+    }
+    if (!stat) continue;
+    let command = "";
+    if (options.commandLines || stat.comm.length >= 15) {
+      try {
+        command = readFileSync(`${dir}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+      } catch {
+        // exited, or a kernel thread
+      }
+    }
+    const startMs = (options.bootTimeS + stat.starttime / options.ticks) * 1000;
+    const pid = Number(entry);
+    processes.push({
+      key: `${pid}:${stat.starttime}`,
+      pid,
+      ppid: count(stat.ppid),
+      name: processName(stat.comm, command.split(" ")[0]),
+      user: options.users.get(uid) ?? String(uid),
+      memory_rss_bytes: count(stat.rss * options.pageSize),
+      started_at: options.bootTimeS > 0 ? isoOrNull(new Date(startMs)) : null,
+      start_ms: options.bootTimeS > 0 ? startMs : undefined,
+      command,
+      cpu_seconds: stat.ticks / options.ticks,
+    });
+  }
+  return processes;
+}
+
+/** CPU seconds per process only (the one-shot baseline): just the stat files. */
+export function sampleLinuxProcesses(root: string, ticks: number): Map<string, number> {
+  const proc = join(root, "proc");
+  const sample = new Map<string, number>();
+  for (const entry of readdirSync(proc)) {
+    const code = entry.charCodeAt(0);
+    if (code < 48 || code > 57) continue;
+    try {
+      const stat = parsePidStat(readFileSync(`${join(proc, entry)}/stat`, "latin1"));
+      if (stat) sample.set(`${entry}:${stat.starttime}`, stat.ticks / ticks);
+    } catch {
+      // exited
+    }
+  }
+  return sample;
+}
+
+export function linuxProcessOptions(root: string, commandLines: boolean): LinuxProcessOptions {
+  const { pageSize, ticks } = readAuxv(root);
+  return {
+    root,
+    commandLines,
+    users: parsePasswd(readText(root, "etc", "passwd") ?? ""),
+    bootTimeS: parseProcStat(readText(root, "proc", "stat") ?? "").bootTime,
+    pageSize,
+    ticks,
+  };
+}
+
+export async function processesLinux(ctx: Context): Promise<Processes> {
+  const options = linuxProcessOptions(ctx.root, ctx.commandLines);
+  const sampledAt = ctx.monotonic();
+  return finishProcesses(ctx, readLinuxProcesses(options), sampledAt);
+}
+
+// ---- Windows ----
+
+/**
+ * One command for the whole list. Win32_Process has the parent, command line, working set, start time and
+ * the cumulative kernel and user time (100 ns units) but no owner. For the owner:
+ * - `Invoke-CimMethod GetOwner` is one WMI method call per process: ~10-30 ms each, seconds for a server's
+ *   few hundred processes, on every report.
+ * - `Get-Process -IncludeUserName` reads every token in one cmdlet call (tens of ms in all). It needs
+ *   elevation, which the agent has: it runs as SYSTEM (the Scheduled Task) or from an admin prompt.
+ *   Without it, owners stay empty and `owner_error` says why.
+ * Get-Process alone is not enough: Windows PowerShell 5.1, the one every server has, gives neither the
+ * parent nor the command line. ConvertTo-Json's default depth (2) covers {e, l: [{...}]}.
+ */
+export const WINDOWS_PROCESSES_COMMAND = [
+  "$owners = @{}; $ownerError = $null",
+  "try { foreach ($p in Get-Process -IncludeUserName -ErrorAction Stop) { $owners[[int]$p.Id] = $p.UserName } } catch { $ownerError = $_.Exception.Message }",
+  "$l = foreach ($p in Get-CimInstance Win32_Process -Property ProcessId,ParentProcessId,Name,CommandLine,WorkingSetSize,CreationDate,KernelModeTime,UserModeTime) {" +
+    " [pscustomobject]@{ p = $p.ProcessId; pp = $p.ParentProcessId; n = $p.Name; u = $owners[[int]$p.ProcessId];" +
+    " ws = $p.WorkingSetSize; t = $(if ($p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { $null });" +
+    " k = $p.KernelModeTime; um = $p.UserModeTime; c = $p.CommandLine } }",
+  "ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $ownerError; l = @($l) })",
+].join("; ");
+
+export function parseWindowsProcesses(text: string): { processes: RawProcess[]; ownerError: string } {
+  const parsed = parsePowerShellJson(text);
+  const root = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const processes = asList(root.l).map((item): RawProcess => {
+    const pid = count(num(item.p));
+    const started = str(item.t);
+    const startMs = started ? Date.parse(started) : Number.NaN;
+    return {
+      key: `${pid}:${started}`,
+      pid,
+      ppid: count(num(item.pp)),
+      name: str(item.n),
+      user: str(item.u),
+      memory_rss_bytes: count(num(item.ws)),
+      started_at: Number.isFinite(startMs) ? isoOrNull(new Date(startMs)) : null,
+      start_ms: Number.isFinite(startMs) ? startMs : undefined,
+      command: str(item.c).replace(/[\r\n\t]+/g, " "),
+      // 100 ns units
+      cpu_seconds: (num(item.k) + num(item.um)) / 1e7,
+    };
+  });
+  return { processes, ownerError: str(root.e) };
+}
+
+export interface WindowsProcessesResult extends Processes {
+  /** Extra field: why owners are missing (the agent is not elevated), so the admin can act. */
+  owner_error?: string;
+}
+
+export async function processesWindows(ctx: Context): Promise<WindowsProcessesResult> {
+  const sampledAt = ctx.monotonic();
+  const { processes, ownerError } = parseWindowsProcesses(await ctx.powerShell(WINDOWS_PROCESSES_COMMAND));
+  const result: WindowsProcessesResult = finishProcesses(ctx, processes, sampledAt);
+  if (ownerError) result.owner_error = clip(ownerError, LIMITS.text);
+  return result;
+}
+
+/** The CPU times alone, for the one-shot baseline; printed in the same shape as the full list. */
+export const WINDOWS_PROCESS_TIMES_COMMAND =
+  "$l = foreach ($p in Get-CimInstance Win32_Process -Property ProcessId,CreationDate,KernelModeTime,UserModeTime) {" +
+  " [pscustomobject]@{ p = $p.ProcessId; t = $(if ($p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { $null });" +
+  " k = $p.KernelModeTime; um = $p.UserModeTime } }; ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $null; l = @($l) })";
+
+export async function sampleWindowsProcesses(ctx: Context): Promise<Map<string, number>> {
+  const { processes } = parseWindowsProcesses(await ctx.powerShell(WINDOWS_PROCESS_TIMES_COMMAND));
+  return new Map(processes.map((process) => [process.key, process.cpu_seconds]));
+}

@@ -1,0 +1,85 @@
+// `relevo-agent run --url URL`: collect, send, repeat (or once with --once). SIGTERM and SIGINT stop it
+// cleanly: the report in hand goes to the spool, the collector is closed, the spool lock released, exit 0.
+import { readFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import { UsageError } from "../../shared/cli.ts";
+import { errorMessage } from "../../shared/errors.ts";
+import { logger, setLogLevel } from "../../shared/log.ts";
+import { runAgent } from "../agent.ts";
+import { createCollector } from "../collect/index.ts";
+import { DEFAULTS } from "../settings.ts";
+import { commonArgs, loadSettings } from "./_args.ts";
+import { collectorOptions } from "./_collector.ts";
+
+export default defineCommand({
+  meta: { name: "run", description: "Collect and send a report every interval; keep what cannot be sent" },
+  args: {
+    url: { type: "string", description: "The server, e.g. http://127.0.0.1:5000 (env RELEVO_URL)" },
+    interval: {
+      type: "string",
+      description: `Seconds between reports, plus up to 10 % jitter (default ${DEFAULTS.interval}; env RELEVO_INTERVAL)`,
+    },
+    once: {
+      type: "boolean",
+      description: "One report (after the spool), then exit; non-zero if not delivered",
+    },
+    token: { type: "string", description: "Ingest token sent as Bearer (env RELEVO_TOKEN)" },
+    spool: {
+      type: "string",
+      description: "Directory of undelivered reports (default: per platform; env RELEVO_SPOOL)",
+    },
+    ca: { type: "string", description: "PEM file of a private CA to trust (env RELEVO_CA)" },
+    timeout: {
+      type: "string",
+      description: `Seconds to wait for the server (default ${DEFAULTS.timeout}; env RELEVO_TIMEOUT)`,
+    },
+    "spool-max-reports": {
+      type: "string",
+      description: `Most reports kept (default ${DEFAULTS.spoolMaxReports}; env RELEVO_SPOOL_MAX_REPORTS)`,
+    },
+    "spool-max-bytes": {
+      type: "string",
+      description: "Most bytes kept, e.g. 100M (default 100 MiB; env RELEVO_SPOOL_MAX_BYTES)",
+    },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    setLogLevel(args.verbose ? 4 : 3);
+    const settings = await loadSettings(args);
+    const uploadUrl = settings.uploadUrl;
+    if (!uploadUrl) throw new UsageError('run needs --url (or RELEVO_URL, or "url" in the config file)');
+    let ca: string | undefined;
+    if (settings.caFile) {
+      try {
+        ca = readFileSync(settings.caFile, "utf8");
+      } catch (error) {
+        throw new UsageError(`cannot read the CA file ${settings.caFile}: ${errorMessage(error)}`);
+      }
+    }
+    const log = logger("agent");
+    const controller = new AbortController();
+    const stop = (signal: NodeJS.Signals) => {
+      log.info(`${signal}: finishing the current step`);
+      controller.abort();
+    };
+    // once: a second Ctrl-C falls through to the default handler and ends the process at once.
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    try {
+      const collector = createCollector(await collectorOptions(process.platform, settings.commandLines));
+      const result = await runAgent(
+        { ...settings, uploadUrl },
+        { collector, now: Date.now, random: Math.random, ca, log },
+        { once: args.once === true, signal: controller.signal },
+      );
+      if (result && result.report !== "delivered") {
+        const why = result.report === "spooled" ? `kept in the spool (${result.reason})` : result.message;
+        throw new Error(`report ${result.reportId ?? ""} not delivered: ${why}`);
+      }
+      if (result) log.success(`report ${result.reportId} delivered to ${uploadUrl.href}`);
+    } finally {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+    }
+  },
+});

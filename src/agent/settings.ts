@@ -1,0 +1,235 @@
+// The agent's settings: each one from its flag, else its RELEVO_* environment variable, else the config file,
+// else its default; an environment variable never overrides an explicit flag. Pure: the CLI hands in the
+// parsed flags, the environment and the config file's contents; nothing here reads process.env.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { UsageError } from "../shared/cli.ts";
+import { errorCode, errorMessage } from "../shared/errors.ts";
+import type { AgentPaths } from "./paths.ts";
+
+export const MiB = 1024 * 1024;
+
+export interface AgentSettings {
+  /** The upload endpoint: the base URL given plus `/upload`. Undefined when no URL was given at all. */
+  uploadUrl: URL | undefined;
+  token: string | undefined;
+  intervalS: number;
+  timeoutS: number;
+  spoolDir: string;
+  /** Path of a PEM file with the private CA to trust, if any. */
+  caFile: string | undefined;
+  commandLines: boolean;
+  spoolMaxReports: number;
+  spoolMaxBytes: number;
+}
+
+type Kind = "url" | "text" | "path" | "seconds" | "count" | "bytes" | "flag";
+
+interface Spec {
+  /** The flag without dashes, which is also the config file's key. */
+  flag: string;
+  env: string;
+  kind: Kind;
+  min?: number;
+  max?: number;
+}
+
+/** Every setting, in the order `--help` and the errors name them. */
+export const SETTINGS = {
+  url: { flag: "url", env: "RELEVO_URL", kind: "url" },
+  token: { flag: "token", env: "RELEVO_TOKEN", kind: "text" },
+  interval: { flag: "interval", env: "RELEVO_INTERVAL", kind: "seconds", min: 1, max: 7 * 86_400 },
+  timeout: { flag: "timeout", env: "RELEVO_TIMEOUT", kind: "seconds", min: 1, max: 3_600 },
+  spool: { flag: "spool", env: "RELEVO_SPOOL", kind: "path" },
+  ca: { flag: "ca", env: "RELEVO_CA", kind: "path" },
+  noCommandLines: { flag: "no-command-lines", env: "RELEVO_NO_COMMAND_LINES", kind: "flag" },
+  spoolMaxReports: {
+    flag: "spool-max-reports",
+    env: "RELEVO_SPOOL_MAX_REPORTS",
+    kind: "count",
+    min: 1,
+    max: 1_000_000,
+  },
+  spoolMaxBytes: {
+    flag: "spool-max-bytes",
+    env: "RELEVO_SPOOL_MAX_BYTES",
+    kind: "bytes",
+    min: 64 * 1024,
+    max: 1024 ** 4,
+  },
+} as const satisfies Record<string, Spec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export const DEFAULTS = {
+  interval: 300,
+  timeout: 30,
+  noCommandLines: false,
+  spoolMaxReports: 1_000,
+  spoolMaxBytes: 100 * MiB,
+} as const;
+
+/** Values as they arrive: strings from flags and the environment, JSON values from the config file. */
+export type Raw = string | number | boolean | undefined;
+
+export interface SettingsInput {
+  /** Flags as given on the command line (absent ones undefined). */
+  flags: Partial<Record<SettingName, Raw>>;
+  env: Record<string, string | undefined>;
+  /** The config file's object, and the file's path for messages and relative paths. */
+  config?: { file: string; values: Record<string, unknown> };
+  paths: AgentPaths;
+  /** Relative paths on the command line or in the environment are taken from here. */
+  cwd: string;
+}
+
+interface Source {
+  raw: Raw;
+  /** How to name it in an error: `--interval`, `RELEVO_INTERVAL`, `"interval" in FILE`. */
+  where: string;
+  /** Relative paths are resolved against it. */
+  base: string;
+}
+
+/** Finds where a setting comes from: flag, then environment, then config file; undefined for the default. */
+function pick(name: SettingName, input: SettingsInput): Source | undefined {
+  const spec: Spec = SETTINGS[name];
+  const flag = input.flags[name];
+  if (flag !== undefined) return { raw: flag, where: `--${spec.flag}`, base: input.cwd };
+  const env = input.env[spec.env];
+  if (env !== undefined && env !== "") return { raw: env, where: spec.env, base: input.cwd };
+  const config = input.config;
+  if (config && spec.flag in config.values) {
+    const raw = config.values[spec.flag];
+    if (raw === null) return undefined;
+    if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+      throw new UsageError(`"${spec.flag}" in ${config.file} must be a string, number or boolean`);
+    }
+    return { raw, where: `"${spec.flag}" in ${config.file}`, base: dirname(config.file) };
+  }
+  return undefined;
+}
+
+export function resolveSettings(input: SettingsInput): AgentSettings {
+  const get = <T>(name: SettingName, parse: (source: Source, spec: Spec) => T): T | undefined => {
+    const source = pick(name, input);
+    return source === undefined ? undefined : parse(source, SETTINGS[name]);
+  };
+  const url = get("url", (s) => parseUploadUrl(String(s.raw), s.where));
+  const noCommandLines = get("noCommandLines", (s) => parseBool(s.raw, s.where)) ?? DEFAULTS.noCommandLines;
+  return {
+    uploadUrl: url,
+    token: get("token", (s) => parseToken(s.raw, s.where)),
+    intervalS: get("interval", parseNumber) ?? DEFAULTS.interval,
+    timeoutS: get("timeout", parseNumber) ?? DEFAULTS.timeout,
+    spoolDir: get("spool", parsePath) ?? input.paths.spoolDir,
+    caFile: get("ca", parsePath),
+    commandLines: !noCommandLines,
+    spoolMaxReports: get("spoolMaxReports", parseNumber) ?? DEFAULTS.spoolMaxReports,
+    spoolMaxBytes: get("spoolMaxBytes", parseNumber) ?? DEFAULTS.spoolMaxBytes,
+  };
+}
+
+/**
+ * The upload endpoint from what the admin typed: a base URL (`http://host:5000`, `https://host/relevo/`)
+ * gets `/upload` appended; one that already ends in `/upload` is kept. Only http and https.
+ */
+export function parseUploadUrl(value: string, where = "--url"): URL {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new UsageError(`${where} must be a URL like http://server:5000, got "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`${where} must start with http:// or https://, got "${value}"`);
+  }
+  if (url.hash) throw new UsageError(`${where} must not have a #fragment, got "${value}"`);
+  if (url.username || url.password) {
+    throw new UsageError(`${where} must not carry a user or password; pass the token with --token`);
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  url.pathname = path.endsWith("/upload") ? path : `${path}/upload`;
+  return url;
+}
+
+function parseToken(raw: Raw, where: string): string {
+  const token = String(raw).trim();
+  // It goes into an HTTP header: printable ASCII only, no spaces.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`${where} must be one word of printable ASCII`);
+  return token;
+}
+
+function parseNumber(source: Source, spec: Spec): number {
+  const { raw, where } = source;
+  const min = spec.min ?? 0;
+  const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+  const n = spec.kind === "bytes" && typeof raw === "string" ? parseSize(raw) : Number(raw);
+  const whole = spec.kind !== "seconds";
+  if (
+    typeof raw === "boolean" ||
+    String(raw).trim() === "" ||
+    !Number.isFinite(n) ||
+    (whole && !Number.isInteger(n)) ||
+    n < min ||
+    n > max
+  ) {
+    const what = spec.kind === "seconds" ? "a number of seconds" : "a whole number";
+    throw new UsageError(`${where} must be ${what} from ${min} to ${max}, got "${String(raw)}"`);
+  }
+  return n;
+}
+
+/** Bytes, with an optional binary suffix: `1048576`, `512K`, `100M`, `100MiB`, `2G`. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(text);
+  if (!match) return Number.NaN;
+  const power = " KMGT".indexOf((match[2] || " ").toUpperCase());
+  return Math.round(Number(match[1]) * 1024 ** power);
+}
+
+function parsePath(source: Source): string {
+  const path = String(source.raw);
+  if (!path.trim()) throw new UsageError(`${source.where} must not be empty`);
+  return isAbsolute(path) ? path : resolve(source.base, path);
+}
+
+function parseBool(raw: Raw, where: string): boolean {
+  if (typeof raw === "boolean") return raw;
+  const text = String(raw).trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(text)) return true;
+  if (["0", "false", "no", "off"].includes(text)) return false;
+  throw new UsageError(`${where} must be true or false, got "${String(raw)}"`);
+}
+
+/**
+ * Reads the JSON config file. The default file may be missing; one named by `--config` or RELEVO_CONFIG must
+ * exist. Unknown keys are refused so a typo does not silently fall back to a default.
+ */
+export function readConfigFile(file: string, explicit: boolean): SettingsInput["config"] {
+  if (!explicit && !existsSync(file)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const why = errorCode(error) === "ENOENT" ? "no such file" : errorMessage(error);
+    throw new UsageError(`cannot read the config file ${file}: ${why}`);
+  }
+  let values: unknown;
+  try {
+    values = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`the config file ${file} is not valid JSON: ${errorMessage(error)}`);
+  }
+  if (typeof values !== "object" || values === null || Array.isArray(values)) {
+    throw new UsageError(`the config file ${file} must hold one JSON object`);
+  }
+  const known = Object.values(SETTINGS).map((spec) => spec.flag as string);
+  const unknown = Object.keys(values).filter((key) => !known.includes(key));
+  if (unknown.length) {
+    throw new UsageError(
+      `unknown key ${unknown.map((k) => `"${k}"`).join(", ")} in ${file}; known keys: ${known.join(", ")}`,
+    );
+  }
+  return { file, values: values as Record<string, unknown> };
+}

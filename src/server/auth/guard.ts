@@ -1,0 +1,62 @@
+// Who may call what: `ingest` tokens may upload, `read` tokens may query. On loopback with no token created
+// the server is open (a local trial); anywhere else a token is always required unless --no-auth.
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context.ts";
+import { ApiError } from "../http-error.ts";
+import type { RateLimiter } from "../limits.ts";
+import type { Role, TokenRegistry } from "./tokens.ts";
+
+export type AuthMode = "off" | "if-tokens" | "required";
+
+export interface AuthOptions {
+  mode: AuthMode;
+  registry: TokenRegistry | null;
+}
+
+const SCHEME = /^(?:Bearer|Token)\s+(\S{1,512})\s*$/i;
+
+export function requireRole(
+  role: Role,
+  auth: AuthOptions,
+  perToken: RateLimiter | null,
+  clock: () => Date,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { mode, registry } = auth;
+    if (mode === "off" || (mode === "if-tokens" && (registry?.count ?? 0) === 0)) return next();
+    const challenge = { "www-authenticate": 'Bearer realm="relevo"' };
+    const presented = SCHEME.exec(c.req.header("authorization") ?? "")?.[1];
+    if (!presented) {
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "send a token as Authorization: Bearer <token>",
+        undefined,
+        challenge,
+      );
+    }
+    const entry = registry?.verify(presented, clock()) ?? null;
+    if (!entry)
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "the token is not valid (revoked or mistyped)",
+        undefined,
+        challenge,
+      );
+    if (entry.role !== role) {
+      throw new ApiError(
+        403,
+        "forbidden",
+        `this token has the ${entry.role} role; this endpoint needs ${role}`,
+      );
+    }
+    const wait = perToken?.take(`token:${entry.name}`, Date.now()) ?? 0;
+    if (wait > 0) {
+      throw new ApiError(429, "rate_limited", `too many requests for token ${entry.name}`, undefined, {
+        "retry-after": String(wait),
+      });
+    }
+    return next();
+  };
+}

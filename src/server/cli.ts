@@ -1,0 +1,103 @@
+#!/usr/bin/env bun
+// relevo-server: parses flags and hands them to the command that does the work.
+import { type ArgsDef, defineCommand } from "citty";
+import { intFlag, runCli, UsageError } from "../shared/cli.ts";
+import { setLogLevel } from "../shared/log.ts";
+import { VERSION } from "../shared/version.ts";
+
+const serveArgs = {
+  host: { type: "string", default: "127.0.0.1", description: "Address to listen on" },
+  port: { type: "string", default: "5000", description: "TCP port (0 picks a free one)" },
+  data: { type: "string", default: "./data", description: "Directory of the day files" },
+  fsync: {
+    type: "string",
+    default: "always",
+    description: "always: durable before the answer; never: faster, unsafe",
+  },
+  "max-body": {
+    type: "string",
+    default: String(8 * 1024 * 1024),
+    description: "Largest report in bytes, after gzip too",
+  },
+  timezone: { type: "string", default: "utc", description: "utc or local: which date names the day files" },
+  "trust-proxy": {
+    type: "string",
+    description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",
+  },
+  "next-report-in": { type: "string", description: "Seconds agents should wait before their next report" },
+  "no-auth": { type: "boolean", description: "Serve without tokens even off loopback (on purpose only)" },
+  "tls-cert": { type: "string", description: "PEM certificate for HTTPS" },
+  "tls-key": { type: "string", description: "PEM private key for HTTPS" },
+  "rate-limit": {
+    type: "string",
+    default: "100",
+    description: "Requests/s per source address and per token (0: off)",
+  },
+  "max-uploads": {
+    type: "string",
+    default: "256",
+    description: "Uploads in progress before new ones get 503",
+  },
+  "body-timeout": { type: "string", default: "30", description: "Seconds a request body may take to arrive" },
+  verbose: { type: "boolean", description: "Debug logs and stack traces" },
+} as const satisfies ArgsDef;
+
+type ServeArgs = { [K in keyof typeof serveArgs]?: string | boolean };
+
+async function runServe(args: ServeArgs): Promise<void> {
+  // Loaded here, not at the top, so `--version`, `token` and `install` start without the HTTP stack.
+  const { parseTrustProxy, serve } = await import("./serve.ts");
+  // Explicit: consola would go quiet under NODE_ENV=test, which child processes of `bun test` inherit.
+  setLogLevel(args.verbose ? 4 : 3);
+  const fsync = String(args.fsync);
+  if (fsync !== "always" && fsync !== "never")
+    throw new UsageError(`--fsync must be always or never, got "${fsync}"`);
+  const timezone = String(args.timezone);
+  if (timezone !== "utc" && timezone !== "local") throw new UsageError(`--timezone must be utc or local`);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  await serve(
+    {
+      host: String(args.host),
+      port: intFlag("port", String(args.port), 0, 65535) ?? 5000,
+      dataDir: String(args.data),
+      fsync,
+      maxBody: intFlag("max-body", String(args["max-body"]), 1024, 1024 * 1024 * 1024) ?? 8 * 1024 * 1024,
+      dayZone: timezone,
+      trustProxy: parseTrustProxy(args["trust-proxy"] as string | undefined),
+      nextReportIn:
+        intFlag("next-report-in", args["next-report-in"] as string | undefined, 1, 86_400) ?? null,
+      noAuth: args["no-auth"] === true,
+      tlsCert: args["tls-cert"] as string | undefined,
+      tlsKey: args["tls-key"] as string | undefined,
+      rateLimit: intFlag("rate-limit", String(args["rate-limit"]), 0, 1_000_000) ?? 100,
+      maxUploads: intFlag("max-uploads", String(args["max-uploads"]), 1, 100_000) ?? 256,
+      bodyTimeoutMs: (intFlag("body-timeout", String(args["body-timeout"]), 1, 3600) ?? 30) * 1000,
+    },
+    controller.signal,
+  );
+}
+
+const serveCommand = defineCommand({
+  meta: { name: "serve", description: "Receive reports and answer queries (the default command)" },
+  args: serveArgs,
+  run: ({ args }) => runServe(args),
+});
+
+const SUBCOMMANDS = ["serve", "token", "install", "uninstall"];
+
+export const main = defineCommand({
+  meta: { name: "relevo-server", version: VERSION, description: "relevo inventory server" },
+  args: serveArgs,
+  subCommands: {
+    serve: serveCommand,
+    token: () => import("./token-cli.ts").then((m) => m.default),
+    install: () => import("./install.ts").then((m) => m.install),
+    uninstall: () => import("./install.ts").then((m) => m.uninstall),
+  },
+  run: ({ args, rawArgs }) => (SUBCOMMANDS.includes(rawArgs[0] ?? "") ? undefined : runServe(args)),
+});
+
+if (import.meta.main) await runCli(main, "relevo-server", VERSION);

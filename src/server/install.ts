@@ -1,0 +1,96 @@
+// `relevo-server install|uninstall [--print]`: the server as a service. On Linux it runs as its own system
+// user `relevo-server` with its data in /var/lib/relevo-server (so `sudo -u relevo-server relevo-server
+// token create --data /var/lib/relevo-server ...` makes tokens it can read); on Windows as a SYSTEM task
+// with its data in C:\ProgramData\relevo\server. The install flags become the service's serve flags.
+import type { ArgsDef } from "citty";
+import { intFlag, UsageError } from "../shared/cli.ts";
+import { serviceCommands } from "../shared/service/command.ts";
+import { type Host, resolveOn } from "../shared/service/platform.ts";
+import type { Arg, ServiceSpec } from "../shared/service/spec.ts";
+
+const installArgs = {
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    description: "Address to listen on (0.0.0.0: every address)",
+  },
+  port: { type: "string", default: "5000", description: "TCP port" },
+  fsync: { type: "string", description: "always (default) or never" },
+  timezone: { type: "string", description: "utc (default) or local: which date names the day files" },
+  "trust-proxy": {
+    type: "string",
+    description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",
+  },
+  "next-report-in": { type: "string", description: "Seconds agents should wait before their next report" },
+  "max-body": { type: "string", description: "Largest report in bytes, after gzip too" },
+  "rate-limit": { type: "string", description: "Requests/s per source address and per token (0: off)" },
+  "max-uploads": { type: "string", description: "Uploads in progress before new ones get 503" },
+  "body-timeout": { type: "string", description: "Seconds a request body may take to arrive" },
+  "no-auth": { type: "boolean", description: "Serve without tokens even off loopback (on purpose only)" },
+  "tls-cert": {
+    type: "string",
+    description: "PEM certificate for HTTPS (handed to the service as a credential)",
+  },
+  "tls-key": {
+    type: "string",
+    description: "PEM private key for HTTPS (handed to the service as a credential)",
+  },
+} as const satisfies ArgsDef;
+
+const PASSED_ON = [
+  "fsync",
+  "timezone",
+  "trust-proxy",
+  "next-report-in",
+  "max-body",
+  "rate-limit",
+  "max-uploads",
+  "body-timeout",
+] as const;
+
+function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "cwd">): ServiceSpec {
+  const host = String(args.host ?? "127.0.0.1");
+  if (!host || /\s/.test(host)) throw new UsageError(`--host must be an address, got "${host}"`);
+  const port = intFlag("port", String(args.port ?? "5000"), 1, 65535) ?? 5000;
+  const extra: Arg[] = [];
+  for (const flag of PASSED_ON) {
+    const value = args[flag];
+    if (typeof value === "string" && value !== "") extra.push(`--${flag}`, value);
+  }
+  if (args["no-auth"] === true) extra.push("--no-auth");
+  const cert = args["tls-cert"];
+  const key = args["tls-key"];
+  if ((typeof cert === "string") !== (typeof key === "string"))
+    throw new UsageError("--tls-cert and --tls-key go together");
+  if (typeof cert === "string" && typeof key === "string") {
+    extra.push("--tls-cert", { file: resolveOn(on, cert), name: "tls-cert" });
+    extra.push("--tls-key", { file: resolveOn(on, key), name: "tls-key" });
+  }
+  const lowPort = port < 1024;
+  return {
+    name: "relevo-server",
+    short: "server",
+    description: "relevo inventory server",
+    args: (stateDir) => ["serve", "--host", host, "--port", String(port), "--data", stateDir, ...extra],
+    secrets: [],
+    linux: {
+      user: "system",
+      capabilities: lowPort ? ["CAP_NET_BIND_SERVICE"] : [],
+      protectHome: "yes",
+      addressFamilies: ["AF_UNIX", "AF_INET", "AF_INET6"],
+      extra: ["# One open day file per host and a connection per uploading agent.", "LimitNOFILE=65536"],
+    },
+    windows: { priority: 5 },
+  };
+}
+
+const commands = serviceCommands({
+  name: "relevo-server",
+  installArgs,
+  spec: serverSpec,
+  baseSpec: serverSpec({}, { platform: "linux", cwd: "/" }),
+});
+
+export const install = commands.install;
+export const uninstall = commands.uninstall;
+export { serverSpec };

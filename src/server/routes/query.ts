@@ -1,0 +1,71 @@
+import type { Hono } from "hono";
+import type { AppEnv, AppOptions } from "../context.ts";
+import { parseDay } from "../day.ts";
+import { ApiError } from "../http-error.ts";
+import { parseIpParam } from "../ip.ts";
+import type { DayFilter } from "../store/types.ts";
+
+function ipParam(value: string | undefined, required: boolean): string | undefined {
+  if (value === undefined) {
+    if (required) throw new ApiError(400, "missing_parameter", "ip is required, e.g. /query?ip=10.0.0.5");
+    return undefined;
+  }
+  const ip = parseIpParam(value);
+  if (!ip) throw new ApiError(400, "bad_ip", "ip is not an IPv4 or IPv6 address");
+  return ip;
+}
+
+function dateParam(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const day = parseDay(value);
+  if (!day) throw new ApiError(400, "bad_date", "date must be a real calendar day as YYYY-MM-DD");
+  return day;
+}
+
+function instantParam(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw new ApiError(400, "bad_time", `${name} must be an ISO 8601 time`);
+  return new Date(ms).toISOString();
+}
+
+function limitParam(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1) {
+    throw new ApiError(400, "bad_limit", "limit must be a whole number from 1 to 999999");
+  }
+  return Number(value);
+}
+
+export function queryRoutes(app: Hono<AppEnv>, options: Required<AppOptions>): void {
+  const { store } = options;
+
+  app.get("/query", async (c) => {
+    const ip = ipParam(c.req.query("ip"), true) as string;
+    const requested = dateParam(c.req.query("date"));
+    const filter: DayFilter = {
+      from: instantParam("from", c.req.query("from")),
+      to: instantParam("to", c.req.query("to")),
+      limit: limitParam(c.req.query("limit")),
+    };
+    const date = requested ?? store.newestDate(ip);
+    const body = date ? await store.readDay(ip, date, filter) : null;
+    if (body === null) {
+      throw new ApiError(
+        404,
+        "not_found",
+        `no reports stored for ${ip}${requested ? ` on ${requested}` : ""}`,
+      );
+    }
+    return c.body(body, 200, {
+      "content-type": "application/json; charset=utf-8",
+      "x-relevo-date": date as string,
+    });
+  });
+
+  app.get("/files", async (c) => {
+    const ip = ipParam(c.req.query("ip"), false);
+    const date = dateParam(c.req.query("date"));
+    return c.json({ files: await store.listFiles({ ip, date }) });
+  });
+}

@@ -1,0 +1,118 @@
+// `relevo-server serve`: opens the store, starts Bun.serve on the app, and on SIGTERM/SIGINT stops
+// accepting, lets in-flight uploads finish, checkpoints and exits 0.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { UsageError } from "../shared/cli.ts";
+import { logger } from "../shared/log.ts";
+import { VERSION } from "../shared/version.ts";
+import { createApp } from "./app.ts";
+import type { AuthMode } from "./auth/guard.ts";
+import { TokenRegistry } from "./auth/tokens.ts";
+import type { DayZone } from "./day.ts";
+import { canonicalIp } from "./ip.ts";
+import { type FsyncMode, openFileStore } from "./store/file-store.ts";
+
+const serveLog = logger("server");
+
+export interface ServeSettings {
+  host: string;
+  port: number;
+  dataDir: string;
+  fsync: FsyncMode;
+  maxBody: number;
+  dayZone: DayZone;
+  trustProxy: string[];
+  nextReportIn: number | null;
+  noAuth: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  rateLimit: number;
+  maxUploads: number;
+  bodyTimeoutMs: number;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  const ip = canonicalIp(host);
+  return ip !== null && (ip === "::1" || ip.startsWith("127."));
+}
+
+export function parseTrustProxy(value: string | undefined): string[] {
+  if (!value) return [];
+  return value.split(",").map((entry) => {
+    const ip = canonicalIp(entry.trim());
+    if (!ip) throw new UsageError(`--trust-proxy: "${entry.trim()}" is not an IP address`);
+    return ip;
+  });
+}
+
+export async function serve(settings: ServeSettings, signal: AbortSignal): Promise<void> {
+  const dataDir = resolve(settings.dataDir);
+  // Reports name hosts, users and processes: the directory is for the server alone.
+  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const registry = new TokenRegistry(dataDir);
+  const loopback = isLoopback(settings.host);
+  if (!loopback && !settings.noAuth && registry.count === 0) {
+    throw new UsageError(
+      `refusing to listen on ${settings.host} with no API token: anyone could read the inventory. Create tokens with\n` +
+        `  relevo-server token create --role ingest --data ${dataDir}\n  relevo-server token create --role read --data ${dataDir}\n` +
+        "or pass --no-auth to serve without tokens on purpose",
+    );
+  }
+  if ((settings.tlsCert === undefined) !== (settings.tlsKey === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  const tls =
+    settings.tlsCert && settings.tlsKey
+      ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
+      : undefined;
+  const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
+  const mode: AuthMode = settings.noAuth ? "off" : loopback ? "if-tokens" : "required";
+  const app = createApp({
+    store,
+    auth: { mode, registry },
+    rateLimit: settings.rateLimit,
+    maxUploads: settings.maxUploads,
+    bodyTimeoutMs: settings.bodyTimeoutMs,
+    version: VERSION,
+    maxBody: settings.maxBody,
+    trustProxy: settings.trustProxy,
+    nextReportIn: settings.nextReportIn,
+  });
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: settings.host,
+      port: settings.port,
+      // Our own reader enforces --max-body with a JSON 413; Bun's cap only stops absurd bodies early.
+      maxRequestBodySize: settings.maxBody * 4 + 1024 * 1024,
+      idleTimeout: 30,
+      tls,
+      fetch: (request, srv) => app.fetch(request, { ip: srv.requestIP(request)?.address }),
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  if (settings.fsync === "never") {
+    serveLog.warn(
+      "--fsync never: reports are acknowledged before they are on disk; a power loss can lose them",
+    );
+  }
+  serveLog.info(
+    `relevo-server ${VERSION} listening on ${tls ? "https" : "http"}://${server.hostname}:${server.port} (data ${dataDir}, fsync ${settings.fsync})`,
+  );
+  if (mode === "off") serveLog.warn("--no-auth: anyone who reaches this port can upload and read");
+  else if (mode === "if-tokens" && registry.count === 0) {
+    serveLog.info("no API tokens yet: open on loopback only (relevo-server token create --role ingest|read)");
+  }
+  const flush = setInterval(() => registry.flushUsage(), 30_000);
+  flush.unref();
+  await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
+  serveLog.info("stopping: finishing in-flight uploads");
+  await server.stop();
+  await store.close();
+  clearInterval(flush);
+  registry.flushUsage();
+  serveLog.info("stopped");
+}

@@ -1,0 +1,84 @@
+// The storage interface the HTTP layer talks to. The day-file layout is the export format whatever the
+// backend; the embedded file store is the default, PostgreSQL or S3 can come behind the same calls.
+export interface Stored {
+  ip: string;
+  date: string;
+  file: string;
+  /** The report id was already in that day file: nothing new was stored. */
+  duplicate: boolean;
+}
+
+export interface FileInfo {
+  name: string;
+  ip: string;
+  date: string;
+  bytes: number;
+  reports: number;
+}
+
+export interface HostSummary {
+  ip: string;
+  hostname: string;
+  fqdn: string;
+  os: { platform: string; name: string; version: string };
+  cpu_load_percent: number;
+  memory: { total_bytes: number; available_bytes: number };
+  users: string[];
+  process_count: number;
+  last_seen: string;
+  last_report_id: string;
+  agent_version: string;
+}
+
+export interface DayFilter {
+  /** received_at bounds, ISO 8601, inclusive. */
+  from?: string;
+  to?: string;
+  /** Keep only the newest `limit` reports (still returned oldest first). */
+  limit?: number;
+}
+
+export interface StoreHealth {
+  writable: boolean;
+  files: number;
+  /** Why the store refuses writes, when it does. */
+  problem?: string;
+}
+
+/** A validated report, serialized once (without report_id, received_at, source_ip), with its summary. */
+export interface PreparedReport {
+  id: string;
+  /** The report's JSON object text minus the fields the store writes itself. */
+  json: string;
+  /** ip and last_seen are filled in by the store. */
+  summary: HostSummary;
+}
+
+export interface Store {
+  append(report: PreparedReport, sourceIp: string): Promise<Stored>;
+  /** The day's reports as a JSON array body, or null when nothing is stored for that ip and date. */
+  readDay(ip: string, date: string, filter?: DayFilter): Promise<ReadableStream<Uint8Array> | string | null>;
+  /** The newest date that has a file for this ip. */
+  newestDate(ip: string): string | null;
+  listFiles(filter?: { ip?: string; date?: string }): Promise<FileInfo[]>;
+  hosts(): HostSummary[];
+  health(): StoreHealth;
+  /** Finishes in-flight writes, checkpoints, releases the directory lock. */
+  close(): Promise<void>;
+}
+
+/** The store cannot take writes now (disk full, read-only, failed fsync): the API answers 503. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** Another server holds the data directory. */
+export class StoreLockedError extends Error {
+  override name = "StoreLockedError";
+}

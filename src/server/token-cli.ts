@@ -1,0 +1,61 @@
+// `relevo-server token create|list|revoke`: manages the API tokens in the data directory. Only hashes are
+// stored; the new token is printed once, on the last line, so scripts can take it with `tail -n 1`.
+import { type ArgsDef, defineCommand } from "citty";
+import { UsageError } from "../shared/cli.ts";
+import { createToken, ROLES, type Role, readTokens, readUsage, revokeToken } from "./auth/tokens.ts";
+
+const dataArg = {
+  data: { type: "string", default: "./data", description: "The server's data directory" },
+} as const satisfies ArgsDef;
+
+const create = defineCommand({
+  meta: { name: "create", description: "Create a token (ingest: agents may upload; read: may query)" },
+  args: {
+    ...dataArg,
+    role: { type: "string", required: true, description: "ingest or read" },
+    name: { type: "string", description: "A name to list and revoke it by (default: <role>-<n>)" },
+  },
+  run({ args }) {
+    if (!ROLES.includes(args.role as Role))
+      throw new UsageError(`--role must be ingest or read, got "${args.role}"`);
+    const { entry, token } = createToken(args.data, args.role as Role, args.name, new Date());
+    console.error(`created token "${entry.name}" with the ${entry.role} role; it is shown only this once:`);
+    console.log(token);
+  },
+});
+
+const list = defineCommand({
+  meta: { name: "list", description: "List tokens: names, roles, created, last used (never the tokens)" },
+  args: dataArg,
+  run({ args }) {
+    const tokens = readTokens(args.data);
+    const used = readUsage(args.data);
+    if (!tokens.length) {
+      console.log("no tokens (relevo-server token create --role ingest|read)");
+      return;
+    }
+    console.log(["NAME".padEnd(24), "ROLE".padEnd(8), "CREATED".padEnd(26), "LAST USED"].join(" "));
+    for (const t of tokens) {
+      console.log(
+        [t.name.padEnd(24), t.role.padEnd(8), t.created_at.padEnd(26), used[t.name] ?? "never"].join(" "),
+      );
+    }
+  },
+});
+
+const revoke = defineCommand({
+  meta: {
+    name: "revoke",
+    description: "Revoke a token by name; a running server stops accepting it at once",
+  },
+  args: { ...dataArg, name: { type: "positional", required: true, description: "The token's name" } },
+  run({ args }) {
+    const gone = revokeToken(args.data, args.name);
+    console.log(`revoked "${gone.name}" (${gone.role})`);
+  },
+});
+
+export default defineCommand({
+  meta: { name: "token", description: "Manage API tokens" },
+  subCommands: { create, list, revoke },
+});

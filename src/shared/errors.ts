@@ -1,0 +1,11 @@
+/** Turns anything thrown into a one-line message; the stack is for `--verbose` only. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** The Node-style error code (`ENOSPC`, `EIO`, ...) of a file-system error, if any. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}

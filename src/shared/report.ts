@@ -1,0 +1,221 @@
+// The report, schema version 1: one definition shared by the agent (which builds and checks it before
+// sending) and the server (which validates every upload with it). Objects are loose so a newer agent's extra
+// fields survive an older server; every string, list and number is bounded so one report cannot be abused.
+import * as v from "valibot";
+
+export const SCHEMA_VERSION = 1;
+
+/** Limits a report must respect; the agent trims to them, the server rejects beyond them. */
+export const LIMITS = {
+  shortText: 256,
+  text: 1024,
+  command: 4096,
+  processes: 20_000,
+  users: 1_000,
+  disks: 512,
+  interfaces: 512,
+  addresses: 256,
+  errors: 64,
+} as const;
+
+const text = (max: number = LIMITS.shortText) => v.pipe(v.string(), v.maxLength(max));
+// One check action instead of integer + minValue + maxValue: a report holds thousands of these numbers and
+// validation is most of the server's work per upload.
+const count = v.pipe(
+  v.number(),
+  v.check((n: number) => Number.isSafeInteger(n) && n >= 0, "Invalid number: expected a whole number from 0"),
+);
+const bytes = count;
+const ratio = (max: number) =>
+  v.pipe(
+    v.number(),
+    v.check((n: number) => n >= 0 && n <= max, `Invalid number: expected a finite number from 0 to ${max}`),
+  );
+const list = <T extends v.GenericSchema>(item: T, max: number) => v.pipe(v.array(item), v.maxLength(max));
+const timestamp = v.pipe(v.string(), v.maxLength(64), v.isoTimestamp());
+/** A time the host reported but that may be unknown (a process start time on a host with a broken clock). */
+const optionalTimestamp = v.nullable(timestamp);
+
+export const AgentInfoSchema = v.looseObject({
+  version: text(64),
+  id: v.nullable(text(128)),
+});
+
+export const HostSchema = v.looseObject({
+  hostname: text(),
+  fqdn: text(),
+  ips: list(text(64), LIMITS.addresses),
+});
+
+export const OsSchema = v.looseObject({
+  platform: text(32),
+  name: text(),
+  version: text(),
+  build: text(),
+  kernel: text(),
+  arch: text(32),
+  uptime_s: count,
+});
+
+export const CpuSchema = v.looseObject({
+  manufacturer: text(),
+  model: text(),
+  speed_ghz: ratio(1_000),
+  cores: count,
+  physical_cores: count,
+  load_percent: ratio(100),
+  load_avg: list(ratio(1e6), 3),
+});
+
+export const MemorySchema = v.looseObject({
+  total_bytes: bytes,
+  available_bytes: bytes,
+  swap_total_bytes: bytes,
+  swap_used_bytes: bytes,
+});
+
+export const UserSessionSchema = v.looseObject({
+  name: text(),
+  terminal: text(),
+  host: text(),
+  login_at: optionalTimestamp,
+});
+
+export const ProcessSchema = v.looseObject({
+  pid: count,
+  ppid: count,
+  name: text(),
+  user: text(),
+  // Percent of one CPU over the last sampling interval, as top shows it: up to 100 per core.
+  cpu_percent: ratio(100 * 4096),
+  memory_rss_bytes: bytes,
+  started_at: optionalTimestamp,
+  command: text(LIMITS.command),
+});
+
+export const ProcessesSchema = v.looseObject({
+  total: count,
+  list: list(ProcessSchema, LIMITS.processes),
+});
+
+export const DiskSchema = v.looseObject({
+  mount: text(LIMITS.text),
+  fs: text(),
+  size_bytes: bytes,
+  used_bytes: bytes,
+});
+
+export const NetworkInterfaceSchema = v.looseObject({
+  name: text(),
+  mac: text(64),
+  ipv4: list(text(64), LIMITS.addresses),
+  ipv6: list(text(64), LIMITS.addresses),
+});
+
+export const SystemSchema = v.looseObject({
+  manufacturer: text(),
+  model: text(),
+  serial: text(),
+  uuid: text(),
+});
+
+export const CollectorErrorSchema = v.looseObject({
+  collector: text(64),
+  message: text(LIMITS.text),
+});
+
+export const ReportSchema = v.looseObject({
+  schema_version: v.literal(SCHEMA_VERSION),
+  report_id: v.pipe(v.string(), v.uuid()),
+  collected_at: timestamp,
+  agent: AgentInfoSchema,
+  host: HostSchema,
+  os: OsSchema,
+  cpu: CpuSchema,
+  memory: MemorySchema,
+  users: list(UserSessionSchema, LIMITS.users),
+  processes: ProcessesSchema,
+  disks: list(DiskSchema, LIMITS.disks),
+  network: list(NetworkInterfaceSchema, LIMITS.interfaces),
+  system: SystemSchema,
+  errors: list(CollectorErrorSchema, LIMITS.errors),
+});
+
+export type Report = v.InferOutput<typeof ReportSchema>;
+export type OsInfo = v.InferOutput<typeof OsSchema>;
+export type CpuInfo = v.InferOutput<typeof CpuSchema>;
+export type MemoryInfo = v.InferOutput<typeof MemorySchema>;
+export type UserSession = v.InferOutput<typeof UserSessionSchema>;
+export type ProcessInfo = v.InferOutput<typeof ProcessSchema>;
+export type DiskInfo = v.InferOutput<typeof DiskSchema>;
+export type NetworkInterface = v.InferOutput<typeof NetworkInterfaceSchema>;
+export type SystemInfo = v.InferOutput<typeof SystemSchema>;
+export type CollectorError = v.InferOutput<typeof CollectorErrorSchema>;
+
+/** One schema violation, as the server's 422 lists it: where (a dot path) and what. */
+export interface ReportIssue {
+  path: string;
+  message: string;
+}
+
+export type ReportCheck = { ok: true; report: Report } | { ok: false; issues: ReportIssue[] };
+
+// The process list is most of a report (thousands of entries) and valibot's generic object walk costs about
+// 1.5 µs per entry, most of the server's CPU per upload. So the list is first checked by isValidProcess, the
+// same rules as ProcessSchema written out by hand (a property test in test/shared holds the two equal);
+// anything it does not accept goes through the full schema, which alone says what is wrong and where.
+
+/** valibot's own rule for v.isoTimestamp(). */
+const ISO_TIMESTAMP =
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:[12]\d|0[1-9]|3[01])[T ](?:0\d|1\d|2[0-3])(?::[0-5]\d){2}(?:\.\d{1,9})?(?:Z| ?[+-](?:0\d|1\d|2[0-3])(?::?[0-5]\d)?)$/u;
+const isCount = (n: unknown) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+const isText = (s: unknown, max: number) => typeof s === "string" && s.length <= max;
+
+/** True only for what ProcessSchema accepts unchanged (prototype keys, which it strips, are left to it). */
+export function isValidProcess(input: unknown): boolean {
+  if (typeof input !== "object" || input === null) return false;
+  if (
+    Object.hasOwn(input, "__proto__") ||
+    Object.hasOwn(input, "constructor") ||
+    Object.hasOwn(input, "prototype")
+  ) {
+    return false;
+  }
+  const p = input as Record<string, unknown>;
+  const cpu = p.cpu_percent;
+  const started = p.started_at;
+  return (
+    isCount(p.pid) &&
+    isCount(p.ppid) &&
+    isText(p.name, LIMITS.shortText) &&
+    isText(p.user, LIMITS.shortText) &&
+    typeof cpu === "number" &&
+    cpu >= 0 &&
+    cpu <= 100 * 4096 &&
+    isCount(p.memory_rss_bytes) &&
+    (started === null || (isText(started, 64) && ISO_TIMESTAMP.test(started as string))) &&
+    isText(p.command, LIMITS.command)
+  );
+}
+
+const ReportWithListUncheckedSchema = v.looseObject({
+  ...ReportSchema.entries,
+  processes: v.looseObject({ ...ProcessesSchema.entries, list: list(v.unknown(), LIMITS.processes) }),
+});
+
+/** Validates anything against the report schema; never throws. Lists at most `maxIssues` problems. */
+export function checkReport(input: unknown, maxIssues = 50): ReportCheck {
+  const fast = v.safeParse(ReportWithListUncheckedSchema, input);
+  if (fast.success && fast.output.processes.list.every(isValidProcess)) {
+    return { ok: true, report: fast.output as Report };
+  }
+  const result = v.safeParse(ReportSchema, input, { abortEarly: false });
+  if (result.success) return { ok: true, report: result.output };
+  return {
+    ok: false,
+    issues: result.issues.slice(0, maxIssues).map((issue) => ({
+      path: v.getDotPath(issue) ?? "",
+      message: issue.message,
+    })),
+  };
+}

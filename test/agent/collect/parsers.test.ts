@@ -1,0 +1,155 @@
+// The Linux text parsers, on the inputs that trip them.
+import { describe, expect, test } from "bun:test";
+import { loadPercent, parseCpuinfo, parseProcStat } from "../../../src/agent/collect/cpu.ts";
+import { parseMounts } from "../../../src/agent/collect/disks.ts";
+import { fqdnFromHosts } from "../../../src/agent/collect/host.ts";
+import { parseMeminfo } from "../../../src/agent/collect/memory.ts";
+import { parseOsRelease } from "../../../src/agent/collect/os.ts";
+import { parsePasswd, parsePidStat } from "../../../src/agent/collect/processes.ts";
+
+describe("parsePidStat", () => {
+  const tail = "S 1 2 3 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 4242 1000000 321 18446744073709551615";
+  for (const [comm, why] of [
+    ["sleep", "a plain name"],
+    ["tmux: server", "a name with a space"],
+    ["(sd-pam)", "a name in parentheses"],
+    ["a) S 9 9", "a name that looks like the fields after it"],
+  ] as const) {
+    test(`reads ${why}`, () => {
+      expect(parsePidStat(`123 (${comm}) ${tail}`)).toEqual({
+        comm,
+        ppid: 1,
+        ticks: 300,
+        starttime: 4242,
+        rss: 321,
+      });
+    });
+  }
+
+  test("rejects a line without a name", () => {
+    expect(parsePidStat("garbage")).toBeUndefined();
+  });
+});
+
+describe("parseOsRelease", () => {
+  for (const [text, want] of [
+    [
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n',
+      { name: "Debian GNU/Linux", version: "12", build: "", pretty: "Debian GNU/Linux 12 (bookworm)" },
+    ],
+    [
+      'NAME="Ubuntu"\nVERSION="22.04.4 LTS (Jammy Jellyfish)"\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"',
+      { name: "Ubuntu", version: "22.04", build: "", pretty: "Ubuntu 22.04.4 LTS" },
+    ],
+    [
+      "NAME=Alpine Linux\nID=alpine\nVERSION_ID=3.20.1\nPRETTY_NAME='Alpine Linux v3.20'",
+      { name: "Alpine Linux", version: "3.20.1", build: "", pretty: "Alpine Linux v3.20" },
+    ],
+    [
+      'NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n# no version: a rolling release\n',
+      { name: "Arch Linux", version: "", build: "rolling", pretty: "Arch Linux" },
+    ],
+  ] as const) {
+    test(`names ${want.pretty} as the distribution does`, () => {
+      expect(parseOsRelease(text)).toEqual(want);
+    });
+  }
+});
+
+describe("parseMeminfo", () => {
+  test("reads total, available and swap in bytes", () => {
+    const text =
+      "MemTotal:       16303412 kB\nMemFree:  1000 kB\nMemAvailable:   12000000 kB\nSwapTotal: 2097148 kB\nSwapFree: 2000000 kB\n";
+    expect(parseMeminfo(text)).toEqual({
+      total_bytes: 16303412 * 1024,
+      available_bytes: 12000000 * 1024,
+      swap_total_bytes: 2097148 * 1024,
+      swap_used_bytes: 97148 * 1024,
+    });
+  });
+
+  test("estimates available memory on kernels before 3.14", () => {
+    const text =
+      "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB";
+    expect(parseMeminfo(text).available_bytes).toBe(400 * 1024);
+  });
+});
+
+describe("parseCpuinfo", () => {
+  test("counts logical and physical cores of a hyper-threaded x86 CPU", () => {
+    const block = (processor: number, core: number) =>
+      `processor\t: ${processor}\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)  CPU E5-2680 v4 @ 2.40GHz\ncpu MHz\t\t: 2399.998\nphysical id\t: 0\ncore id\t\t: ${core}\n`;
+    const cpu = parseCpuinfo([block(0, 0), block(1, 1), block(2, 0), block(3, 1)].join("\n"));
+    expect(cpu).toEqual({
+      manufacturer: "Intel",
+      model: "Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz",
+      speed_ghz: 2.4,
+      cores: 4,
+      physical_cores: 2,
+    });
+  });
+
+  test("names an ARM CPU's maker from its implementer code", () => {
+    const block = (n: number) =>
+      `processor\t: ${n}\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n`;
+    expect(parseCpuinfo(`${block(0)}\n${block(1)}`)).toMatchObject({
+      manufacturer: "ARM",
+      cores: 2,
+      physical_cores: 2,
+    });
+  });
+});
+
+describe("parseProcStat and loadPercent", () => {
+  test("turn two /proc/stat readings into the busy share between them", () => {
+    const before = parseProcStat("cpu  100 0 100 700 100 0 0 0 0 0\nbtime 1700000000\n");
+    const after = parseProcStat("cpu  250 0 150 850 150 0 0 0 0 0\nbtime 1700000000\n");
+    expect(before.bootTime).toBe(1_700_000_000);
+    expect(loadPercent(before, after)).toBe(50);
+    expect(loadPercent(undefined, after)).toBe(0);
+  });
+});
+
+describe("parseMounts", () => {
+  test("keeps filesystems that hold data, once per device, with escaped spaces decoded", () => {
+    const text = [
+      "proc /proc proc rw 0 0",
+      "/dev/sda1 / ext4 rw 0 0",
+      "tmpfs /run tmpfs rw 0 0",
+      "/dev/sda1 /var/lib/docker ext4 rw 0 0",
+      "/dev/sdb1 /srv/my\\040data xfs rw 0 0",
+      "/dev/loop3 /snap/core/1 squashfs ro 0 0",
+      "nas:/export /mnt/nas nfs4 rw 0 0",
+    ].join("\n");
+    expect(parseMounts(text).map((mount) => [mount.mount, mount.fs])).toEqual([
+      ["/", "ext4"],
+      ["/srv/my data", "xfs"],
+      ["/mnt/nas", "nfs4"],
+    ]);
+  });
+});
+
+describe("fqdnFromHosts", () => {
+  for (const [hostname, hosts, want] of [
+    ["web01", "127.0.1.1 web01.corp.example.com web01\n", "web01.corp.example.com"],
+    ["web01", "127.0.1.1 web01\n", "web01"],
+    ["web01.corp.example.com", "", "web01.corp.example.com"],
+    ["web01", "# 10.0.0.1 web01.old.example.com web01\n", "web01"],
+  ] as const) {
+    test(`finds ${want} for ${hostname}`, () => {
+      expect(fqdnFromHosts(hostname, hosts)).toBe(want);
+    });
+  }
+});
+
+describe("parsePasswd", () => {
+  test("maps uids to names, the first entry winning", () => {
+    const users = parsePasswd(
+      "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/bash\n",
+    );
+    expect([...users]).toEqual([
+      [0, "root"],
+      [1000, "alice"],
+    ]);
+  });
+});

@@ -1,0 +1,272 @@
+// Windows collectors on recorded output: the parsers take the exact text the PowerShell commands print.
+import { describe, expect, test } from "bun:test";
+import type { NodeOs } from "../../../src/agent/collect/_context.ts";
+import { parseWindowsCpu, WINDOWS_CPU_COMMAND } from "../../../src/agent/collect/cpu.ts";
+import { parseWindowsDisks, WINDOWS_DISKS_COMMAND } from "../../../src/agent/collect/disks.ts";
+import { parseWindowsHost, WINDOWS_HOST_COMMAND } from "../../../src/agent/collect/host.ts";
+import { createCollector } from "../../../src/agent/collect/index.ts";
+import { parseWindowsSwap, WINDOWS_SWAP_COMMAND } from "../../../src/agent/collect/memory.ts";
+import { parseWindowsOs, WINDOWS_OS_COMMAND } from "../../../src/agent/collect/os.ts";
+import {
+  parseWindowsProcesses,
+  WINDOWS_PROCESS_TIMES_COMMAND,
+  WINDOWS_PROCESSES_COMMAND,
+} from "../../../src/agent/collect/processes.ts";
+import { parseWindowsSystem, WINDOWS_SYSTEM_COMMAND } from "../../../src/agent/collect/system.ts";
+import { parseWindowsSessions, WINDOWS_USERS_COMMAND } from "../../../src/agent/collect/users.ts";
+import { checkReport, type Report } from "../../../src/shared/report.ts";
+import { windowsOutput } from "./_fixtures.ts";
+
+const NOW = new Date("2026-11-23T09:00:05.000Z");
+
+describe("parseWindowsOs", () => {
+  test("names the system as Windows does, with the build Windows Update shows", () => {
+    expect(parseWindowsOs(windowsOutput("os"), NOW)).toEqual({
+      name: "Microsoft Windows Server 2022 Standard",
+      version: "10.0.20348",
+      build: "20348.2340",
+      kernel: "10.0.20348",
+      uptime_s: 269_240,
+      pretty_name: "Microsoft Windows Server 2022 Standard 21H2",
+    });
+  });
+
+  test("trims the trailing space of Server 2019's caption and uses its ReleaseId", () => {
+    const os = parseWindowsOs(windowsOutput("os-2019"), NOW);
+    expect(os.name).toBe("Microsoft Windows Server 2019 Datacenter");
+    expect(os.build).toBe("17763.5576");
+    expect(os.pretty_name).toBe("Microsoft Windows Server 2019 Datacenter 1809");
+  });
+
+  test("refuses output that is not JSON instead of reporting empty fields", () => {
+    expect(() => parseWindowsOs("Get-CimInstance : Access denied\r\n", NOW)).toThrow(/not JSON/);
+  });
+});
+
+describe("parseWindowsHost", () => {
+  for (const [fixture, hostname, fqdn] of [
+    ["host", "WEB01", "WEB01.corp.example.com"],
+    ["host-workgroup", "DESKTOP-4F2K9QH", "DESKTOP-4F2K9QH"],
+  ] as const) {
+    test(`gives ${fixture} the FQDN ${fqdn}`, () => {
+      expect(parseWindowsHost(windowsOutput(fixture), "fallback")).toEqual({ hostname, fqdn });
+    });
+  }
+});
+
+describe("parseWindowsCpu", () => {
+  test("adds up the cores of both sockets and averages their load", () => {
+    expect(parseWindowsCpu(windowsOutput("cpu"))).toEqual({
+      manufacturer: "Intel",
+      model: "Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz",
+      speed_ghz: 2.993,
+      cores: 32,
+      physical_cores: 16,
+      load_percent: 15,
+    });
+  });
+});
+
+describe("parseWindowsSwap", () => {
+  test("reads the page file's size and use in bytes", () => {
+    expect(parseWindowsSwap(windowsOutput("swap"))).toEqual({ total: 4864 * 2 ** 20, used: 312 * 2 ** 20 });
+  });
+});
+
+describe("parseWindowsSessions", () => {
+  test("lists the console, an RDP session with its client address, and a disconnected one", () => {
+    expect(parseWindowsSessions(windowsOutput("users"))).toEqual([
+      { name: "Administrator", terminal: "Console", host: "", login_at: "2026-11-20T06:15:10.390Z" },
+      { name: "alice", terminal: "RDP-Tcp#3", host: "203.0.113.25", login_at: "2026-11-22T08:14:03.828Z" },
+      { name: "bob", terminal: "session 3", host: "198.51.100.7", login_at: "2026-11-21T17:40:55.015Z" },
+    ]);
+  });
+
+  test("gives an empty list when nobody is logged on", () => {
+    expect(parseWindowsSessions(windowsOutput("users-none"))).toEqual([]);
+  });
+});
+
+describe("parseWindowsProcesses", () => {
+  test("keeps each process's owner, parent, start time and command line", () => {
+    const { processes, ownerError } = parseWindowsProcesses(windowsOutput("processes-1"));
+    expect(ownerError).toBe("");
+    expect(processes).toHaveLength(12);
+    const sql = processes.find((process) => process.name === "sqlservr.exe");
+    expect(sql).toMatchObject({
+      pid: 2216,
+      ppid: 788,
+      user: "NT SERVICE\\MSSQLSERVER",
+      memory_rss_bytes: 2_254_536_704,
+      started_at: "2026-11-20T06:13:20.984Z",
+      command:
+        '"C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe" -sMSSQLSERVER',
+      cpu_seconds: 11_470.5,
+    });
+  });
+
+  test("decodes the characters PowerShell 5.1 escapes in JSON", () => {
+    const { processes } = parseWindowsProcesses(windowsOutput("processes-1"));
+    expect(processes.find((process) => process.pid === 6400)?.command).toEndWith(
+      "?from=2026-11-01&to=2026-11-22 <today's>",
+    );
+  });
+
+  test("says why owners are missing when the agent is not elevated", () => {
+    const { processes, ownerError } = parseWindowsProcesses(windowsOutput("processes-not-elevated"));
+    expect(ownerError).toContain("requires elevated user rights");
+    expect(processes.every((process) => process.user === "")).toBe(true);
+  });
+});
+
+describe("parseWindowsDisks", () => {
+  test("reports each fixed disk with its size and what is used", () => {
+    expect(parseWindowsDisks(windowsOutput("disks"))).toEqual([
+      { mount: "C:", fs: "NTFS", size_bytes: 136_365_211_648, used_bytes: 136_365_211_648 - 84_120_596_480 },
+      { mount: "D:", fs: "ReFS", size_bytes: 536_736_776_192, used_bytes: 536_736_776_192 - 401_398_214_656 },
+    ]);
+  });
+});
+
+describe("parseWindowsSystem", () => {
+  test("reads maker, model, serial and UUID of the machine", () => {
+    expect(parseWindowsSystem(windowsOutput("system"))).toEqual({
+      manufacturer: "VMware, Inc.",
+      model: "VMware7,1",
+      serial: "VMware-42 1d 6c 3a 8e 5b 2f 91-0c 7d 44 e2 19 a6 b3 58",
+      uuid: "3a6c1d42-5b8e-912f-0c7d-44e219a6b358",
+    });
+  });
+});
+
+/** node:os as the agent sees it on the recorded server. */
+const windowsOs: NodeOs = {
+  hostname: () => "WEB01",
+  arch: () => "x64",
+  release: () => "10.0.20348",
+  uptime: () => 269_540,
+  networkInterfaces: () => JSON.parse(windowsOutput("network-interfaces")),
+  cpus: () => [],
+  totalmem: () => 34_359_738_368,
+  freemem: () => 21_474_836_480,
+  loadavg: () => [0, 0, 0],
+};
+
+/** A PowerShell that answers each command with its recording, and remembers what it was asked. */
+function recordedPowerShell(answers: Record<string, string>) {
+  const asked: string[] = [];
+  const run = async (command: string) => {
+    asked.push(command);
+    const answer = answers[command];
+    if (answer === undefined) throw new Error(`no recording for ${command.slice(0, 60)}`);
+    return answer;
+  };
+  return { run, asked };
+}
+
+const answers = {
+  [WINDOWS_HOST_COMMAND]: windowsOutput("host"),
+  [WINDOWS_OS_COMMAND]: windowsOutput("os"),
+  [WINDOWS_CPU_COMMAND]: windowsOutput("cpu"),
+  [WINDOWS_SWAP_COMMAND]: windowsOutput("swap"),
+  [WINDOWS_USERS_COMMAND]: windowsOutput("users"),
+  [WINDOWS_PROCESS_TIMES_COMMAND]: windowsOutput("processes-1"),
+  [WINDOWS_PROCESSES_COMMAND]: windowsOutput("processes-2"),
+  [WINDOWS_DISKS_COMMAND]: windowsOutput("disks"),
+  [WINDOWS_SYSTEM_COMMAND]: windowsOutput("system"),
+};
+
+/** Collects a report on the recorded server, with the first process sample taken 5 s before the second. */
+async function windowsReport(): Promise<{ report: Report; asked: string[] }> {
+  let clock = 0;
+  const powerShell = recordedPowerShell(answers);
+  const collector = createCollector({
+    platform: "win32",
+    powerShell: async (command) => {
+      const output = await powerShell.run(command);
+      if (command === WINDOWS_PROCESS_TIMES_COMMAND) clock = 5_000;
+      return output;
+    },
+    os: windowsOs,
+    now: () => NOW,
+    monotonic: () => clock,
+    sampleMs: 0,
+  });
+  return { report: await collector.collect(), asked: powerShell.asked };
+}
+
+describe("the Windows collector", () => {
+  test("produces a report that passes the shared schema, without errors", async () => {
+    const { report } = await windowsReport();
+    expect(report.errors).toEqual([]);
+    expect(checkReport(report).ok).toBe(true);
+  });
+
+  test("fills every section from the recordings", async () => {
+    const { report } = await windowsReport();
+    expect(report.host).toEqual({
+      hostname: "WEB01",
+      fqdn: "WEB01.corp.example.com",
+      ips: ["10.20.30.25", "fe80::8d4f:2a17:5b3c:91e2", "2001:db8:10::25"],
+    });
+    expect(report.os).toMatchObject({
+      platform: "win32",
+      name: "Microsoft Windows Server 2022 Standard",
+      build: "20348.2340",
+    });
+    expect(report.cpu).toMatchObject({ cores: 32, physical_cores: 16, load_percent: 15, load_avg: [] });
+    expect(report.memory).toEqual({
+      total_bytes: 34_359_738_368,
+      available_bytes: 21_474_836_480,
+      swap_total_bytes: 4864 * 2 ** 20,
+      swap_used_bytes: 312 * 2 ** 20,
+    });
+    expect(report.users.map((user) => [user.name, user.host])).toEqual([
+      ["Administrator", ""],
+      ["alice", "203.0.113.25"],
+      ["bob", "198.51.100.7"],
+    ]);
+    expect(report.disks.map((disk) => disk.mount)).toEqual(["C:", "D:"]);
+    expect(report.network).toEqual([
+      {
+        name: "Ethernet0",
+        mac: "00:50:56:a1:3c:7e",
+        ipv4: ["10.20.30.25"],
+        ipv6: ["fe80::8d4f:2a17:5b3c:91e2", "2001:db8:10::25"],
+      },
+      { name: "Loopback Pseudo-Interface 1", mac: "00:00:00:00:00:00", ipv4: ["127.0.0.1"], ipv6: ["::1"] },
+    ]);
+    expect(report.system.serial).toStartWith("VMware-42");
+  });
+
+  test("takes the CPU baseline before the full process list", async () => {
+    const { asked } = await windowsReport();
+    expect(asked.indexOf(WINDOWS_PROCESS_TIMES_COMMAND)).toBeLessThan(
+      asked.indexOf(WINDOWS_PROCESSES_COMMAND),
+    );
+  });
+
+  // Percent of one CPU over the 5 s between the samples, from kernel + user time.
+  for (const [name, percent] of [
+    ["System Idle Process", 2720],
+    ["System", 10],
+    ["sqlservr.exe", 25],
+    ["relevo-agent.exe", 3],
+    ["msedge.exe", 10],
+    ["explorer.exe", 0],
+    ["cmd.exe", 6], // started between the samples: all its CPU time is inside the interval
+    ["notepad.exe", 2], // reuses the pid of WerFault.exe, which had 40 s of CPU: no history inherited
+  ] as const) {
+    test(`derives ${name}'s CPU share (${percent} %) from the change in its CPU time`, async () => {
+      const { report } = await windowsReport();
+      expect(report.processes.list.find((process) => process.name === name)?.cpu_percent).toBe(percent);
+    });
+  }
+
+  test("keeps the owner of every process that has one", async () => {
+    const { report } = await windowsReport();
+    const owners = Object.fromEntries(report.processes.list.map((process) => [process.name, process.user]));
+    expect(owners).toMatchObject({ "sqlservr.exe": "NT SERVICE\\MSSQLSERVER", "msedge.exe": "CORP\\alice" });
+    expect(report.processes.total).toBe(13);
+  });
+});

@@ -1,0 +1,241 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { gzipSync } from "node:zlib";
+import { createApp } from "../../src/server/app.ts";
+import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
+import { jsonOf } from "../helpers/json.ts";
+import { sampleReport } from "../helpers/report.ts";
+import { tempDir } from "../helpers/server.ts";
+
+const stores: FileStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+});
+
+async function setup(options: { trustProxy?: string[]; maxBody?: number } = {}) {
+  const store = await openFileStore({ dir: tempDir(), clock: () => new Date("2026-11-23T12:00:00Z") });
+  stores.push(store);
+  const app = createApp({ store, version: "test", ...options });
+  const post = (
+    body: RequestInit["body"],
+    headers: Record<string, string> = { "content-type": "application/json" },
+    ip = "192.0.2.10",
+  ) => app.request("/upload", { method: "POST", body, headers }, { ip });
+  const get = (path: string) => app.request(path, {}, { ip: "127.0.0.1" });
+  return { app, store, post, get };
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+
+describe("POST /upload", () => {
+  test("stores a report and says where", async () => {
+    const { post } = await setup();
+    const res = await post(json(sampleReport()));
+    expect(res.status).toBe(201);
+    expect(await jsonOf(res)).toEqual({
+      ok: true,
+      duplicate: false,
+      stored: { ip: "192.0.2.10", date: "2026-11-23", file: "192.0.2.10_2026-11-23.json" },
+      next_report_in: null,
+    });
+  });
+
+  test("a retried report answers 200 and stores nothing new", async () => {
+    const { post, get } = await setup();
+    const report = sampleReport();
+    expect((await post(json(report))).status).toBe(201);
+    const again = await post(json(report));
+    expect(again.status).toBe(200);
+    expect((await jsonOf(again)).duplicate).toBe(true);
+    expect(await jsonOf(await get("/query?ip=192.0.2.10"))).toHaveLength(1);
+  });
+
+  test("accepts gzip", async () => {
+    const { post } = await setup();
+    const res = await post(gzipSync(json(sampleReport())), {
+      "content-type": "application/json",
+      "content-encoding": "gzip",
+    });
+    expect(res.status).toBe(201);
+  });
+
+  test("files IPv4-mapped peers under plain IPv4", async () => {
+    const { post } = await setup();
+    const res = await post(json(sampleReport()), undefined, "::ffff:10.1.2.3");
+    expect((await jsonOf(res)).stored.ip).toBe("10.1.2.3");
+  });
+
+  test("believes X-Forwarded-For only from a trusted proxy", async () => {
+    const { post } = await setup({ trustProxy: ["127.0.0.1"] });
+    const headers = { "content-type": "application/json", "x-forwarded-for": "203.0.113.9, 198.51.100.1" };
+    const viaProxy = await post(json(sampleReport()), headers, "127.0.0.1");
+    expect((await jsonOf(viaProxy)).stored.ip).toBe("198.51.100.1");
+    const direct = await post(json(sampleReport()), headers, "192.0.2.77");
+    expect((await jsonOf(direct)).stored.ip).toBe("192.0.2.77");
+  });
+
+  const bad: Array<[string, () => [RequestInit["body"], Record<string, string>], number, string]> = [
+    [
+      "malformed JSON",
+      () => ['{"schema_version":', { "content-type": "application/json" }],
+      400,
+      "malformed_json",
+    ],
+    [
+      "invalid UTF-8",
+      () => [new Uint8Array([0x7b, 0xff, 0x7d]), { "content-type": "application/json" }],
+      400,
+      "malformed_json",
+    ],
+    [
+      "a wrong content type",
+      () => [json(sampleReport()), { "content-type": "text/plain" }],
+      415,
+      "unsupported_media_type",
+    ],
+    [
+      "an unknown encoding",
+      () => [json(sampleReport()), { "content-type": "application/json", "content-encoding": "br" }],
+      415,
+      "unsupported_encoding",
+    ],
+    [
+      "broken gzip",
+      () => [
+        new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]),
+        { "content-type": "application/json", "content-encoding": "gzip" },
+      ],
+      400,
+      "bad_gzip",
+    ],
+    [
+      "a gzip bomb",
+      () => [
+        gzipSync(Buffer.alloc(64 * 1024 * 1024, 32)),
+        { "content-type": "application/json", "content-encoding": "gzip" },
+      ],
+      413,
+      "body_too_large",
+    ],
+    [
+      "an oversized body",
+      () => [" ".repeat(9 * 1024 * 1024), { "content-type": "application/json" }],
+      413,
+      "body_too_large",
+    ],
+    [
+      "deep nesting",
+      () => ["[".repeat(100_000) + "]".repeat(100_000), { "content-type": "application/json" }],
+      400,
+      "too_deep",
+    ],
+    ["a JSON array", () => ["[]", { "content-type": "application/json" }], 422, "invalid_report"],
+  ];
+  for (const [what, make, status, code] of bad) {
+    test(`answers ${status} ${code} to ${what}`, async () => {
+      const { post } = await setup();
+      const [body, headers] = make();
+      const res = await post(body, headers);
+      expect(res.status).toBe(status);
+      expect((await jsonOf(res)).error.code).toBe(code);
+    });
+  }
+
+  test("names the path of each bad field in a 422", async () => {
+    const { post } = await setup();
+    const report = sampleReport();
+    const broken = {
+      ...report,
+      memory: { ...report.memory, total_bytes: -1 },
+      cpu: { ...report.cpu, cores: "two" },
+    };
+    const res = await post(json(broken));
+    expect(res.status).toBe(422);
+    const paths = (await jsonOf(res)).error.details.map((d: { path: string }) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(["memory.total_bytes", "cpu.cores"]));
+  });
+
+  test("keeps unknown fields from newer agents", async () => {
+    const { post, get } = await setup();
+    await post(json({ ...sampleReport(), future_field: { x: 1 } }));
+    const [row] = await jsonOf(await get("/query?ip=192.0.2.10"));
+    expect(row.future_field).toEqual({ x: 1 });
+  });
+
+  test("drops prototype keys instead of letting them through", async () => {
+    const { post, get } = await setup();
+    const body = json(sampleReport()).replace(
+      /^\{/,
+      '{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},',
+    );
+    expect((await post(body)).status).toBe(201);
+    const [row] = await jsonOf(await get("/query?ip=192.0.2.10"));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+  });
+
+  test("answers 405 with Allow to a GET", async () => {
+    const { get } = await setup();
+    const res = await get("/upload");
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+  });
+});
+
+describe("GET endpoints", () => {
+  test("/query returns the newest day of an ip, oldest first", async () => {
+    const { post, get } = await setup();
+    const a = sampleReport();
+    const b = sampleReport();
+    await post(json(a));
+    await post(json(b));
+    const res = await get("/query?ip=192.0.2.10");
+    expect(res.status).toBe(200);
+    expect((await jsonOf(res)).map((r: { report_id: string }) => r.report_id)).toEqual([
+      a.report_id,
+      b.report_id,
+    ]);
+    const limited = await jsonOf(await get("/query?ip=192.0.2.10&date=2026-11-23&limit=1"));
+    expect(limited.map((r: { report_id: string }) => r.report_id)).toEqual([b.report_id]);
+  });
+
+  const badQueries: Array<[string, number, string]> = [
+    ["/query", 400, "missing_parameter"],
+    ["/query?ip=../../etc/passwd", 400, "bad_ip"],
+    ["/query?ip=10.0.0.1%00", 400, "bad_ip"],
+    ["/query?ip=10.0.0.1_2026-11-23.json", 400, "bad_ip"],
+    ["/query?ip=10.0.0.1&date=2026-02-30", 400, "bad_date"],
+    ["/query?ip=10.0.0.1&date=..%2F..%2Fx", 400, "bad_date"],
+    ["/query?ip=10.0.0.1&from=yesterday", 400, "bad_time"],
+    ["/query?ip=10.0.0.1&limit=0", 400, "bad_limit"],
+    ["/query?ip=10.0.0.1", 404, "not_found"],
+    ["/query?ip=10.0.0.1&date=2026-11-22", 404, "not_found"],
+    ["/files?ip=nope", 400, "bad_ip"],
+    ["/nothing-here", 404, "not_found"],
+  ];
+  for (const [path, status, code] of badQueries) {
+    test(`${path} answers ${status} ${code}`, async () => {
+      const { get } = await setup();
+      const res = await get(path);
+      expect(res.status).toBe(status);
+      expect((await jsonOf(res)).error.code).toBe(code);
+    });
+  }
+
+  test("/files, /hosts and /health describe the store", async () => {
+    const { post, get } = await setup();
+    const report = sampleReport();
+    await post(json(report));
+    const files = await jsonOf(await get("/files"));
+    expect(files.files).toEqual([
+      expect.objectContaining({ ip: "192.0.2.10", date: "2026-11-23", reports: 1 }),
+    ]);
+    const hosts = await jsonOf(await get("/hosts"));
+    expect(hosts.hosts[0]).toMatchObject({
+      ip: "192.0.2.10",
+      hostname: report.host.hostname,
+      process_count: report.processes.total,
+    });
+    const health = await jsonOf(await get("/health"));
+    expect(health).toMatchObject({ status: "ok", version: "test", store: { writable: true, files: 1 } });
+  });
+});
