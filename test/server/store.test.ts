@@ -227,6 +227,38 @@ describe("crash recovery", () => {
     expect(readDay(image, "10.0.0.6_2026-11-23.json").map((r) => r.report_id)).toEqual([kept.report_id]);
   });
 
+  test("a recycled journal segment's old records are never replayed", async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, ".journal");
+    const segments = () => readdirSync(journalDir).filter((name) => /^\d{8}\.wal$/.test(name));
+    // A checkpoint after every batch: each new segment is the retired one renamed, old records and all.
+    const s = await store(dir, { checkpointBytes: 1 });
+    const first = Array.from({ length: 3 }, () => sampleReport());
+    await Promise.all(first.map((r) => s.append(prepareReport(r), "10.0.0.4")));
+    await Bun.sleep(20);
+    // The records of that first batch, with the offsets they had in 10.0.0.4's file then.
+    const stale = readFileSync(join(journalDir, "recycle.wal"));
+    expect(stale.includes(Buffer.from(first[0]?.report_id as string))).toBe(true);
+    const later = Array.from({ length: 6 }, () => sampleReport());
+    for (const [i, r] of later.entries()) {
+      await s.append(prepareReport(r), i % 2 ? "10.0.0.4" : "10.0.0.5");
+      await Bun.sleep(5);
+    }
+    const image = crashImage(dir);
+    const before = readFileSync(join(image, "10.0.0.4_2026-11-23.json"));
+    // The current segment's file, as if recycled: its own records, then an older segment's.
+    const [current] = segments();
+    const path = join(image, ".journal", current as string);
+    writeFileSync(path, Buffer.concat([readFileSync(path), stale]));
+    await store(image);
+    // Replaying them would cut 10.0.0.4's file back to where they began, dropping the later reports.
+    expect(readFileSync(join(image, "10.0.0.4_2026-11-23.json"))).toEqual(before);
+    expect(readDay(image, "10.0.0.4_2026-11-23.json").map((r) => r.report_id)).toEqual([
+      ...first.map((r) => r.report_id),
+      ...later.filter((_, i) => i % 2).map((r) => r.report_id),
+    ]);
+  });
+
   // Every cut point of the last element, on a file the journal does not cover (fsync never + crash).
   test("cuts a torn tail back to the last complete element at every cut point", async () => {
     const dir = tempDir();

@@ -36,6 +36,8 @@ import {
   listSegments,
   openSegment,
   readSegment,
+  recyclePath,
+  retireSegment,
   type Segment,
   segmentPath,
 } from "./journal.ts";
@@ -213,7 +215,7 @@ export class FileStore implements Store {
     for (const seq of seqs) {
       const fd = this.fs.openRead(segmentPath(this.journalDir, seq));
       try {
-        for (const record of readSegment(readAll(this.fs, fd))) {
+        for (const record of readSegment(readAll(this.fs, fd), seq)) {
           if (!parseDayFileName(record.file)) continue;
           const list = byFile.get(record.file) ?? [];
           if (record.cancel) {
@@ -255,6 +257,8 @@ export class FileStore implements Store {
     this.segment = openSegment(this.fs, this.journalDir, next);
     if (this.fsync === "always") await this.fs.syncDir(this.journalDir);
     for (const seq of seqs) await this.fs.unlink(segmentPath(this.journalDir, seq));
+    // Segment numbers restart once the journal is empty, so a file from an earlier run is never reused.
+    if (this.fs.exists(recyclePath(this.journalDir))) await this.fs.unlink(recyclePath(this.journalDir));
     this.lastCheckpoint = Date.now();
   }
 
@@ -437,7 +441,11 @@ export class FileStore implements Store {
       const bytes = encoder.encode(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
       try {
         if (!segment) throw new StoreUnavailableError("the store is not open for writing");
-        appendRecord(this.fs, segment, encodeRecord({ file: name, offset: nextOffset(next), id }, bytes));
+        appendRecord(
+          this.fs,
+          segment,
+          encodeRecord(segment.seq, { file: name, offset: nextOffset(next), id }, bytes),
+        );
       } catch (error) {
         item.reject(unavailable(error));
         continue;
@@ -509,7 +517,7 @@ export class FileStore implements Store {
     try {
       if (!segment) throw new StoreUnavailableError("the store is not open for writing");
       for (const { stored, item } of failed)
-        appendRecord(this.fs, segment, encodeCancel(stored.file, item.report.id));
+        appendRecord(this.fs, segment, encodeCancel(segment.seq, stored.file, item.report.id));
       if (this.fsync === "always") await this.fs.sync(segment.fd);
     } catch (error) {
       storeLog.warn(
@@ -575,11 +583,11 @@ export class FileStore implements Store {
       });
   }
 
-  /** Starts a new segment, syncs every day file the old ones cover, then deletes the old segments. */
+  /** Starts a new segment, syncs every day file the old ones cover, then retires the old segments. */
   private async checkpoint(): Promise<void> {
     const current = this.segment;
     if (!current) return;
-    const next = openSegment(this.fs, this.journalDir, current.seq + 1);
+    const next = openSegment(this.fs, this.journalDir, current.seq + 1, true);
     if (this.fsync === "always") await this.fs.syncDir(this.journalDir);
     // Swap synchronously with taking the dirty set: every write before this line is in an old segment.
     this.segment = next;
@@ -602,10 +610,7 @@ export class FileStore implements Store {
       await Promise.all(Array.from({ length: 2 }, lane));
       if (created) await this.fs.syncDir(this.dir);
     }
-    for (const old of this.oldSegments.splice(0)) {
-      this.fs.close(old.fd);
-      await this.fs.unlink(old.path);
-    }
+    for (const old of this.oldSegments.splice(0)) await retireSegment(this.fs, this.journalDir, old);
   }
 
   private async syncPath(path: string): Promise<void> {
@@ -745,6 +750,8 @@ export class FileStore implements Store {
         const last = this.segment;
         this.fs.close(last.fd);
         await this.fs.unlink(last.path);
+        const recycle = recyclePath(this.journalDir);
+        if (this.fs.exists(recycle)) await this.fs.unlink(recycle);
       } catch (error) {
         storeLog.error(
           `final checkpoint failed: ${errorMessage(error)}; the journal is replayed on next start`,
