@@ -9,7 +9,6 @@
 // - Names sort by time (`<ms since epoch, 15 digits>-<sequence>-<report_id>.report`), never going backwards
 //   even if the clock does, so a directory listing is the queue.
 // - The directory is locked (see lock.ts): one agent per spool.
-import { createHash } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errorCode, errorMessage } from "../shared/errors.ts";
@@ -22,6 +21,9 @@ export const CORRUPT_DIR = "corrupt";
 const MAGIC = "relevo-spool 1";
 /** Corrupt entries kept for a post-mortem; older ones are deleted. */
 const MAX_CORRUPT_KEPT = 100;
+
+/** Bun's own hasher: node:crypto would keep about 6 MB more of the runtime resident in a running agent. */
+const sha256 = (data: Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
 
 export interface SpoolOptions {
   dir: string;
@@ -52,7 +54,7 @@ export interface AddResult {
 
 /** Serializes one entry: header line, then the payload. */
 export function encodeEntry(reportId: string, payload: Uint8Array): Uint8Array {
-  const sum = createHash("sha256").update(payload).digest("hex");
+  const sum = sha256(payload);
   const header = new TextEncoder().encode(`${MAGIC} ${sum} ${payload.byteLength} ${reportId}\n`);
   const out = new Uint8Array(header.byteLength + payload.byteLength);
   out.set(header, 0);
@@ -72,7 +74,7 @@ export function decodeEntry(bytes: Uint8Array): { reportId: string; payload: Uin
   if (payload.byteLength !== Number(length)) {
     return `length ${payload.byteLength}, header says ${length}`;
   }
-  if (createHash("sha256").update(payload).digest("hex") !== sum) return "checksum mismatch";
+  if (sha256(payload) !== sum) return "checksum mismatch";
   return { reportId, payload };
 }
 

@@ -1,9 +1,35 @@
 // One consola instance for the whole program, with a tagged child per area (`logger("store")`). Logs go to
 // stderr so `relevo-agent collect | jq` sees only the report on stdout. The CLIs set the level; consola
 // copies the level into each child when it is made, so setLogLevel updates them all.
-import { type ConsolaInstance, createConsola } from "consola";
+//
+// consola's core with a one-line reporter on console.error, not its default entry: that one builds an
+// Intl.Segmenter and large Unicode tables at import and writes through process.stderr (Node's stream
+// machinery), which together kept about 18 MB of the executable resident in a long-running agent.
+import { type ConsolaInstance, type ConsolaReporter, createConsola, type LogType } from "consola/core";
 
-export const log = createConsola({ stdout: process.stderr, stderr: process.stderr, level: 3 });
+const ICONS: Partial<Record<LogType, string>> = {
+  info: "ℹ",
+  success: "✔",
+  ready: "✔",
+  start: "◐",
+  warn: "⚠",
+  error: "✖",
+  fail: "✖",
+  fatal: "✖",
+  debug: "⚙",
+  trace: "→",
+};
+
+const stderrReporter: ConsolaReporter = {
+  log({ type, tag, args }) {
+    const icon = ICONS[type];
+    const prefix = [tag ? `[${tag}]` : "", icon ?? ""].filter(Boolean).join(" ");
+    if (prefix) console.error(prefix, ...args);
+    else console.error(...args);
+  },
+};
+
+export const log = createConsola({ reporters: [stderrReporter], level: 3 });
 const children: ConsolaInstance[] = [];
 
 export function logger(tag: string): ConsolaInstance {
