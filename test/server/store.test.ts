@@ -183,6 +183,21 @@ describe("FileStore", () => {
     );
     expect(await pick({ limit: 2 })).toEqual(ids.slice(3));
   });
+  test("with fsync never, reports go straight to the day files and survive a restart", async () => {
+    const dir = tempDir();
+    const s = await store(dir, { fsync: "never" });
+    const reports = Array.from({ length: 5 }, () => sampleReport());
+    await Promise.all(reports.map((r) => s.append(prepareReport(r), "10.0.0.9")));
+    // Nothing is journaled: without fsync a journal record protects nothing the day file does not.
+    const journalDir = join(dir, ".journal");
+    for (const name of readdirSync(journalDir)) expect(statSync(join(journalDir, name)).size).toBe(0);
+    const image = crashImage(dir);
+    const reopened = await store(image, { fsync: "never" });
+    expect(new Set(readDay(image, "10.0.0.9_2026-11-23.json").map((r) => r.report_id))).toEqual(
+      new Set(reports.map((r) => r.report_id)),
+    );
+    expect(reopened.hosts()).toHaveLength(1);
+  });
 });
 
 describe("crash recovery", () => {

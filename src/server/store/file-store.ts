@@ -441,11 +441,15 @@ export class FileStore implements Store {
       const bytes = encoder.encode(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
       try {
         if (!segment) throw new StoreUnavailableError("the store is not open for writing");
-        appendRecord(
-          this.fs,
-          segment,
-          encodeRecord(segment.seq, { file: name, offset: nextOffset(next), id }, bytes),
-        );
+        // Without fsync the journal protects nothing: a process crash keeps every completed write (the
+        // page cache survives it), and a power cut may take the journal as well as the day file.
+        if (this.fsync === "always") {
+          appendRecord(
+            this.fs,
+            segment,
+            encodeRecord(segment.seq, { file: name, offset: nextOffset(next), id }, bytes),
+          );
+        }
       } catch (error) {
         item.reject(unavailable(error));
         continue;
@@ -514,15 +518,18 @@ export class FileStore implements Store {
    */
   private async cancel(failed: Planned[]): Promise<void> {
     const segment = this.segment;
-    try {
-      if (!segment) throw new StoreUnavailableError("the store is not open for writing");
-      for (const { stored, item } of failed)
-        appendRecord(this.fs, segment, encodeCancel(segment.seq, stored.file, item.report.id));
-      if (this.fsync === "always") await this.fs.sync(segment.fd);
-    } catch (error) {
-      storeLog.warn(
-        `could not journal the cancel of ${failed.length} refused report(s) (${errorMessage(error)}); a restart may store them after all`,
-      );
+    // With fsync never nothing was journaled, so there is nothing to take back.
+    if (this.fsync === "always") {
+      try {
+        if (!segment) throw new StoreUnavailableError("the store is not open for writing");
+        for (const { stored, item } of failed)
+          appendRecord(this.fs, segment, encodeCancel(segment.seq, stored.file, item.report.id));
+        await this.fs.sync(segment.fd);
+      } catch (error) {
+        storeLog.warn(
+          `could not journal the cancel of ${failed.length} refused report(s) (${errorMessage(error)}); a restart may store them after all`,
+        );
+      }
     }
     for (const { item, error } of failed) item.reject(unavailable(error));
   }
