@@ -28,7 +28,7 @@ const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
 const CLI = join(ROOT, "src", "agent", "cli.ts");
 const BINARY = join(ROOT, "dist", `relevo-agent-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
-const PEER = "/work/shared/peers/flask_psutil/collector.py";
+const PEER = join(ROOT, "..", "shared", "peers", "flask_psutil", "collector.py");
 const PYTHON = "/usr/bin/python3";
 
 interface Run {
