@@ -7,36 +7,9 @@ import { intFlag, UsageError } from "../shared/cli.ts";
 import { serviceCommands } from "../shared/service/command.ts";
 import { type Host, resolveOn } from "../shared/service/platform.ts";
 import type { Arg, ServiceSpec } from "../shared/service/spec.ts";
+import { serveArgs } from "./flags.ts";
 
-const installArgs = {
-  host: {
-    type: "string",
-    default: "127.0.0.1",
-    description: "Address to listen on (0.0.0.0: every address)",
-  },
-  port: { type: "string", default: "5000", description: "TCP port" },
-  fsync: { type: "string", description: "always (default) or never" },
-  timezone: { type: "string", description: "utc (default) or local: which date names the day files" },
-  "trust-proxy": {
-    type: "string",
-    description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",
-  },
-  "next-report-in": { type: "string", description: "Seconds agents should wait before their next report" },
-  "max-body": { type: "string", description: "Largest report in bytes, after gzip too" },
-  "rate-limit": { type: "string", description: "Requests/s per source address and per token (0: off)" },
-  "max-uploads": { type: "string", description: "Uploads in progress before new ones get 503" },
-  "body-timeout": { type: "string", description: "Seconds a request body may take to arrive" },
-  "no-auth": { type: "boolean", description: "Serve without tokens even off loopback (on purpose only)" },
-  "tls-cert": {
-    type: "string",
-    description: "PEM certificate for HTTPS (handed to the service as a credential)",
-  },
-  "tls-key": {
-    type: "string",
-    description: "PEM private key for HTTPS (handed to the service as a credential)",
-  },
-} as const satisfies ArgsDef;
-
+/** The serve flags an installed service is started with, when given; unset ones keep serve's defaults. */
 const PASSED_ON = [
   "fsync",
   "timezone",
@@ -47,6 +20,22 @@ const PASSED_ON = [
   "max-uploads",
   "body-timeout",
 ] as const;
+
+function withoutDefault<T extends object>(flag: T): Omit<T, "default"> {
+  const { default: _, ...rest } = flag as T & { default?: unknown };
+  return rest;
+}
+
+const installArgs = {
+  host: { ...serveArgs.host, description: "Address to listen on (0.0.0.0: every address)" },
+  port: { ...serveArgs.port, description: "TCP port" },
+  ...(Object.fromEntries(PASSED_ON.map((name) => [name, withoutDefault(serveArgs[name])])) as {
+    [K in (typeof PASSED_ON)[number]]: Omit<(typeof serveArgs)[K], "default">;
+  }),
+  "no-auth": serveArgs["no-auth"],
+  "tls-cert": { ...serveArgs["tls-cert"], description: "PEM certificate for HTTPS (handed to the service)" },
+  "tls-key": { ...serveArgs["tls-key"], description: "PEM private key for HTTPS (handed to the service)" },
+} satisfies ArgsDef;
 
 function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "cwd">): ServiceSpec {
   const host = String(args.host ?? "127.0.0.1");

@@ -1,0 +1,39 @@
+// The flags of `relevo-server serve`, in one place: `install` passes most of them on to the service.
+import type { ArgsDef } from "citty";
+
+export const serveArgs = {
+  host: { type: "string", default: "127.0.0.1", description: "Address to listen on" },
+  port: { type: "string", default: "5000", description: "TCP port (0 picks a free one)" },
+  data: { type: "string", default: "./data", description: "Directory of the day files" },
+  fsync: {
+    type: "string",
+    default: "always",
+    description: "always: durable before the answer; never: faster, unsafe",
+  },
+  "max-body": {
+    type: "string",
+    default: String(8 * 1024 * 1024),
+    description: "Largest report in bytes, after gzip too",
+  },
+  timezone: { type: "string", default: "utc", description: "utc or local: which date names the day files" },
+  "trust-proxy": {
+    type: "string",
+    description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",
+  },
+  "next-report-in": { type: "string", description: "Seconds agents should wait before their next report" },
+  "no-auth": { type: "boolean", description: "Serve without tokens even off loopback (on purpose only)" },
+  "tls-cert": { type: "string", description: "PEM certificate for HTTPS" },
+  "tls-key": { type: "string", description: "PEM private key for HTTPS" },
+  "rate-limit": {
+    type: "string",
+    default: "100",
+    description: "Requests/s per source address and per token (0: off)",
+  },
+  "max-uploads": {
+    type: "string",
+    default: "256",
+    description: "Uploads in progress before new ones get 503",
+  },
+  "body-timeout": { type: "string", default: "30", description: "Seconds a request body may take to arrive" },
+  verbose: { type: "boolean", description: "Debug logs and stack traces" },
+} as const satisfies ArgsDef;
