@@ -183,6 +183,7 @@ describe("FileStore", () => {
     );
     expect(await pick({ limit: 2 })).toEqual(ids.slice(3));
   });
+
   test("with fsync never, reports go straight to the day files and survive a restart", async () => {
     const dir = tempDir();
     const s = await store(dir, { fsync: "never" });
