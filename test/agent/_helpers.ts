@@ -1,7 +1,4 @@
 // Shared by the agent tests: a log that records lines, a fake collector, free ports, child processes.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Report } from "../../src/shared/report.ts";
 import { sampleReport } from "../helpers/report.ts";
 
@@ -48,17 +45,7 @@ export function fakeCollector(make: () => Report = () => sampleReport()) {
   };
 }
 
-export function tempDir(prefix = "relevo-agent-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-/** A port nothing listens on right now (bound then released). */
-export function freePort(): number {
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = server.port as number;
-  server.stop(true);
-  return port;
-}
+export { freePort, tempDir } from "../helpers/server.ts";
 
 /** Waits until `check` holds, polling; fails the test with `what` after `ms`. */
 export async function waitFor(

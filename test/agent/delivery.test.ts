@@ -177,11 +177,12 @@ describe("delivery to the real server", () => {
       expect(spoolEntries(spool)).toEqual([]);
       // The server's own message is in the log.
       expect(log.lines.some((l) => l.startsWith("error") && l.includes(`(${status} `))).toBe(true);
-      const files = await fetch(
-        `${server.url}/files`,
-        token ? { headers: { authorization: "Bearer x" } } : {},
-      );
-      if (!token) expect(((await files.json()) as { files: unknown[] }).files).toEqual([]);
+      // Nothing stored: no day file on disk (read straight from the directory, whatever the token mode),
+      // and where /files needs no token it lists none.
+      expect(readdirSync(data).filter((name) => /_\d{4}-\d{2}-\d{2}\.json$/.test(name))).toEqual([]);
+      const files = await fetch(`${server.url}/files`);
+      if (token) expect(files.status).toBe(401);
+      else expect(((await files.json()) as { files: unknown[] }).files).toEqual([]);
     }, 30_000);
   }
 });

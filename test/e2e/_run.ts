@@ -1,18 +1,16 @@
 // Helpers for the end-to-end tests: build what a test needs (reusing a fresh build in dist/), run a compiled
 // executable with a time limit, start the compiled server on a free 127.0.0.1 port.
-import { chmodSync, copyFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type AppName, type Built, build, REPO, type TargetName } from "../../scripts/build.ts";
+import { tempDir } from "../helpers/server.ts";
 
 export { REPO };
 
 /** How long a first build of a pair may take on a busy 2-core machine. */
 export const BUILD_TIMEOUT_MS = 240_000;
 
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir };
 
 /** Builds (or reuses) the executables into dist/, without touching dist/SHA256SUMS. */
 export async function executables(targets: TargetName[], apps?: AppName[]): Promise<Record<string, Built>> {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { VERSION } from "../../src/shared/version.ts";
+import { freePort } from "../helpers/server.ts";
 import { BUILD_TIMEOUT_MS, executables, isolate, run } from "./_run.ts";
 
 const wanted = process.env.RELEVO_TEST_SYSTEM_INSTALL === "1";
@@ -19,13 +20,6 @@ if (!wanted)
 const sudo = windows || process.getuid?.() === 0 ? [] : ["sudo", "-n"];
 /** A folder every user may enter (the service's user cannot enter the runner's home). */
 const cwd = windows ? undefined : "/";
-
-async function freePort(): Promise<number> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -86,7 +86,7 @@ describe("disk full (ENOSPC from a byte budget under the store)", () => {
     const check = expectIntact(dir, acked);
     expect([...check.counts.keys()].sort()).toEqual([...acked].sort());
     console.log(
-      `disk full (injected): ${refused} uploads refused with 503, ${acked.size} acknowledged, lost 0`,
+      `disk full (injected): ${refused} uploads refused with 503, ${acked.size} acknowledged, lost ${check.lost}`,
     );
   });
 });
@@ -178,7 +178,7 @@ describe("an fsync that fails (EIO)", () => {
     // never twice and never torn; the client retries it and the day file dedupes.
     for (const id of failedIds) expect(check.counts.get(id) ?? 0).toBeLessThanOrEqual(1);
     console.log(
-      `failed fsync: ${batch.length} uploads refused, ${5} more refused after it (fail closed), acknowledged lost 0`,
+      `failed fsync: ${batch.length} uploads refused, ${5} more refused after it (fail closed), acknowledged lost ${check.lost}`,
     );
   });
 

@@ -300,6 +300,8 @@ describe("simulated power loss", () => {
       true,
     );
     let images = 0;
+    let lostHere = 0;
+    let brokenHere = 0;
     for (const point of crashPoints(run.fs.start, run.fs.trace)) {
       for (let k = 0; k < 20; k++) {
         const image = tempDir("relevo-power-img-");
@@ -309,6 +311,8 @@ describe("simulated power loss", () => {
         const { lost, doubled } = lostAndDoubled(check, point.acked);
         totals.lost += lost.length;
         totals.broken += check.broken.length;
+        lostHere += lost.length;
+        brokenHere += check.broken.length;
         expect({ at: point.index, broken: check.broken, lost, doubled }).toEqual({
           at: point.index,
           broken: [],
@@ -321,6 +325,8 @@ describe("simulated power loss", () => {
       }
     }
     totals.images += images;
-    console.log(`reordered writeback: ${images} images, acknowledged lost 0, unparseable day files left 0`);
+    console.log(
+      `reordered writeback: ${images} images, acknowledged lost ${lostHere}, unparseable day files left ${brokenHere}`,
+    );
   }, 60_000);
 });

@@ -96,7 +96,7 @@ describe("the server process killed or stopped mid-upload", () => {
       expect(health.store.writable).toBe(true);
       rounds++;
       console.log(
-        `SIGKILL round ${round}: ${load.acked.size} acknowledged (${everAcked.size} in all), ${load.failed} requests cut, lost 0, files parse`,
+        `SIGKILL round ${round}: ${load.acked.size} acknowledged (${everAcked.size} in all), ${load.failed} requests cut, lost ${result.lost}, files parse`,
       );
     }
     expect(await server.stop("SIGTERM")).toBe(0);
@@ -128,7 +128,9 @@ describe("the server process killed or stopped mid-upload", () => {
     expect(result.files.size).toBe(CLIENTS);
     expect(await server.stop("SIGTERM")).toBe(0);
     running.delete(server);
-    console.log(`SIGKILL with --fsync never: ${load.acked.size} acknowledged, lost 0, files parse`);
+    console.log(
+      `SIGKILL with --fsync never: ${load.acked.size} acknowledged, lost ${result.lost}, files parse`,
+    );
   }, 30_000);
 
   test("SIGTERM during uploads: in-flight writes finish, exit 0, nothing torn", async () => {
@@ -154,7 +156,7 @@ describe("the server process killed or stopped mid-upload", () => {
     expect(await restarted.stop()).toBe(0);
     running.delete(restarted);
     console.log(
-      `SIGTERM: ${load.acked.size} acknowledged, ${check.counts.size} stored, exit ${code}, journal empty, lost 0`,
+      `SIGTERM: ${load.acked.size} acknowledged, ${check.counts.size} stored, exit ${code}, journal empty, lost ${check.lost}`,
     );
   }, 30_000);
 });

@@ -16,8 +16,17 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
+/** A new folder under the run's temporary root (test/setup.ts removes the root when the run ends). */
 export function tempDir(prefix = "relevo-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A 127.0.0.1 port nothing listens on right now (bound then released). */
+export function freePort(): number {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = server.port as number;
+  server.stop(true);
+  return port;
 }
 
 /** Spawns `relevo-server serve --port 0` and waits for its "listening on" line. */
