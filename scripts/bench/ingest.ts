@@ -79,6 +79,8 @@ async function load({ url, body, requests, concurrency, hosts, firstHost = 0 }: 
 }
 
 interface Row {
+  /** Which server: this checkout, or the --baseline one. */
+  server: string;
   mode: string;
   concurrency: number;
   hosts: number;
@@ -96,9 +98,14 @@ async function scenario(
   hosts: number,
   requests: number,
   body: string,
+  repo: { name: string; dir: string },
 ): Promise<Row> {
   // Rate limiting off: the benchmark is one client sending as fast as it can.
-  const server = await startServer(["--fsync", fsync, "--trust-proxy", "127.0.0.1", "--rate-limit", "0"]);
+  const server = await startServer(
+    ["--fsync", fsync, "--trust-proxy", "127.0.0.1", "--rate-limit", "0"],
+    tempDir(),
+    repo.dir,
+  );
   try {
     await load({
       url: server.url,
@@ -111,6 +118,7 @@ async function scenario(
     const result = await load({ url: server.url, body, requests, concurrency, hosts });
     const sorted = [...result.latencies].sort((a, b) => a - b);
     return {
+      server: repo.name,
       mode: fsync === "always" ? "durable" : "fsync never",
       concurrency,
       hosts,
@@ -171,8 +179,17 @@ export async function run(args: string[]): Promise<void> {
       growth: { type: "string", default: "10000" },
       "seed-uploads": { type: "string", default: "300" },
       quick: { type: "boolean", default: false },
+      // Another checkout (with node_modules) run through the same scenarios, alternating with this one.
+      baseline: { type: "string" },
     },
+    strict: true,
   });
+  const repos = [{ name: "this", dir: REPO }];
+  if (values.baseline) {
+    if (!existsSync(join(values.baseline, "src", "server", "cli.ts")))
+      throw new Error(`--baseline ${values.baseline}: no src/server/cli.ts there`);
+    repos.push({ name: "baseline", dir: values.baseline });
+  }
   const quick = values.quick;
   const body = reportOfSize(Number(values.size));
   const requests = quick ? 500 : Number(values.requests);
@@ -192,14 +209,25 @@ export async function run(args: string[]): Promise<void> {
             : concurrency === 1
               ? Math.min(requests, 2000)
               : requests;
-        rows.push(await scenario(fsync, concurrency, hosts, n, body));
+        for (const repo of repos) rows.push(await scenario(fsync, concurrency, hosts, n, body, repo));
       }
     }
   }
-  console.log("\nmode          conc  hosts   requests  reports/s   p50 ms   p99 ms  server RSS MB  failed");
+  console.log(
+    "\nserver    mode          conc  hosts   requests  reports/s   p50 ms   p99 ms  server RSS MB  failed",
+  );
   for (const r of rows) {
+    const base = rows.find(
+      (b) =>
+        b.server === "baseline" &&
+        r.server === "this" &&
+        b.mode === r.mode &&
+        b.concurrency === r.concurrency &&
+        b.hosts === r.hosts,
+    );
+    const ratio = base ? `  ${fmt(r.perSecond / base.perSecond, 2)}x baseline` : "";
     console.log(
-      `${r.mode.padEnd(13)} ${String(r.concurrency).padStart(4)} ${String(r.hosts).padStart(6)} ${String(r.requests).padStart(10)} ${fmt(r.perSecond, 0).padStart(10)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(r.rss, 0).padStart(14)} ${String(r.failures).padStart(7)}`,
+      `${r.server.padEnd(9)} ${r.mode.padEnd(13)} ${String(r.concurrency).padStart(4)} ${String(r.hosts).padStart(6)} ${String(r.requests).padStart(10)} ${fmt(r.perSecond, 0).padStart(10)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(r.rss, 0).padStart(14)} ${String(r.failures).padStart(7)}${ratio}`,
     );
   }
 

@@ -29,12 +29,19 @@ export function freePort(): number {
   return port;
 }
 
-/** Spawns `relevo-server serve --port 0` and waits for its "listening on" line. */
-export async function startServer(args: string[] = [], dataDir = tempDir()): Promise<RunningServer> {
+/**
+ * Spawns `relevo-server serve --port 0` and waits for its "listening on" line. `repo` runs the sources of
+ * another checkout (benchmarks compare two commits side by side).
+ */
+export async function startServer(
+  args: string[] = [],
+  dataDir = tempDir(),
+  repo = REPO,
+): Promise<RunningServer> {
   const proc = Bun.spawn(
-    [BUN, join(REPO, "src", "server", "cli.ts"), "serve", "--port", "0", "--data", dataDir, ...args],
+    [BUN, join(repo, "src", "server", "cli.ts"), "serve", "--port", "0", "--data", dataDir, ...args],
     {
-      cwd: REPO,
+      cwd: repo,
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
