@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
+import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
 import { createApp } from "../../src/server/app.ts";
+import { ApiError } from "../../src/server/http-error.ts";
 import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
+import { ErrorBodySchema, HealthAnswerSchema, UploadAnswerSchema } from "../../src/shared/api.ts";
 import { jsonOf } from "../helpers/json.ts";
 import { sampleReport } from "../helpers/report.ts";
 import { tempDir } from "../helpers/server.ts";
@@ -237,5 +241,64 @@ describe("GET endpoints", () => {
     });
     const health = await jsonOf(await get("/health"));
     expect(health).toMatchObject({ status: "ok", version: "test", store: { writable: true, files: 1 } });
+  });
+});
+
+describe("one error shape, one contract", () => {
+  const allowed: Array<[string, string, string]> = [
+    ["/upload", "GET", "POST"],
+    ["/query", "POST", "GET, HEAD"],
+    ["/files", "DELETE", "GET, HEAD"],
+    ["/hosts", "PUT", "GET, HEAD"],
+    ["/health", "POST", "GET, HEAD"],
+  ];
+  for (const [path, method, allow] of allowed) {
+    test(`${method} ${path} answers 405 with Allow: ${allow}`, async () => {
+      const { app } = await setup();
+      const res = await app.request(path, { method }, { ip: "127.0.0.1" });
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe(allow);
+      expect((await jsonOf(res)).error.code).toBe("method_not_allowed");
+    });
+  }
+
+  test("HEAD is served by the GET route", async () => {
+    const { app } = await setup();
+    const res = await app.request("/health", { method: "HEAD" }, { ip: "127.0.0.1" });
+    expect(res.status).toBe(200);
+  });
+
+  test("an HTTPException keeps its status and gets a code for it; a 5xx stays a 5xx", async () => {
+    const { app, get } = await setup();
+    app.get("/teapot", () => {
+      throw new HTTPException(503, { message: "down for a moment" });
+    });
+    app.get("/gone", () => {
+      throw new HTTPException(413);
+    });
+    const down = await get("/teapot");
+    expect(down.status).toBe(503);
+    expect(await jsonOf(down)).toEqual({ error: { code: "unavailable", message: "down for a moment" } });
+    const large = await get("/gone");
+    expect(large.status).toBe(413);
+    expect((await jsonOf(large)).error.code).toBe("body_too_large");
+  });
+
+  test("an ApiError is an HTTPException whose own response is the JSON error body", async () => {
+    const error = new ApiError(429, "rate_limited", "slow down", undefined, { "retry-after": "3" });
+    expect(error).toBeInstanceOf(HTTPException);
+    const res = error.getResponse();
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(v.parse(ErrorBodySchema, await res.json()).error.code).toBe("rate_limited");
+  });
+
+  test("the upload and health answers match the shared schemas", async () => {
+    const { post, get } = await setup();
+    const res = await post(json(sampleReport()));
+    expect(v.safeParse(UploadAnswerSchema, await jsonOf(res)).success).toBe(true);
+    expect(v.safeParse(HealthAnswerSchema, await jsonOf(await get("/health"))).success).toBe(true);
+    const bad = await post("{");
+    expect(v.safeParse(ErrorBodySchema, await jsonOf(bad)).success).toBe(true);
   });
 });
