@@ -205,7 +205,7 @@ const ReportWithListUncheckedSchema = v.looseObject({
 
 /** Validates anything against the report schema; never throws. Lists at most `maxIssues` problems. */
 export function checkReport(input: unknown, maxIssues = 50): ReportCheck {
-  const fast = v.safeParse(ReportWithListUncheckedSchema, input);
+  const fast = v.safeParse(ReportWithListUncheckedSchema, input, { abortEarly: true });
   if (fast.success && fast.output.processes.list.every(isValidProcess)) {
     return { ok: true, report: fast.output as Report };
   }
