@@ -21,7 +21,12 @@ function tooLarge(limit: number): ApiError {
 export async function readCapped(request: Request, limit: number, timeoutMs = 30_000): Promise<Uint8Array> {
   const length = request.headers.get("content-length");
   const declared = Number(length ?? "0");
-  if (declared > limit) throw tooLarge(limit);
+  if (declared > limit) {
+    // Close rather than let Bun drain a body nobody will read.
+    throw new ApiError(413, "body_too_large", `the request body is larger than ${limit} bytes`, undefined, {
+      connection: "close",
+    });
+  }
   let timer: Timer | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
