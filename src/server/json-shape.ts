@@ -96,40 +96,37 @@ export function checkShape(bytes: Uint8Array, partial = false): Shape {
   const isObject = new Uint8Array(maxDepth + 2);
   let depth = 0;
   let elements = 0;
-  let nextBackslash = -1; // position of the next backslash at or after the current string; n when none
   for (; i < n; i++) {
     const c = b[i] as number;
     if (c === QUOTE) {
-      let from = i + 1;
+      // A byte loop: report strings are short, and a native indexOf per string costs more than it saves.
+      let j = i + 1;
       for (;;) {
-        const close = b.indexOf(QUOTE, from);
-        if (close === -1) return shape; // unterminated: JSON.parse reports it (or the rest is not here yet)
-        if (nextBackslash < from) {
-          nextBackslash = b.indexOf(BACKSLASH, from);
-          if (nextBackslash === -1) nextBackslash = n;
+        if (j >= n) return shape; // unterminated: JSON.parse reports it (or the rest is not here yet)
+        const d = b[j] as number;
+        if (d === QUOTE) break;
+        if (d !== BACKSLASH) {
+          j++;
+          continue;
         }
-        if (nextBackslash > close) {
-          i = close;
-          break;
+        if (b[j + 1] !== 0x75) {
+          j += 2; // \" \\ \n ...: the escaped byte is never a closing quote
+          continue;
         }
-        const at = nextBackslash;
-        if (b[at + 1] === 0x75) {
-          const unit = hex4(b, at + 2);
-          if (unit >= 0xd800 && unit <= 0xdbff && b[at + 6] === BACKSLASH && b[at + 7] === 0x75) {
-            const low = hex4(b, at + 8);
-            if (low >= 0xdc00 && low <= 0xdfff) from = at + 12;
-            else {
-              shape.loneSurrogates = true;
-              from = at + 6;
-            }
-          } else {
-            if (unit >= 0xd800 && unit <= 0xdfff) shape.loneSurrogates = true;
-            from = at + 6;
+        const unit = hex4(b, j + 2);
+        if (unit >= 0xd800 && unit <= 0xdbff && b[j + 6] === BACKSLASH && b[j + 7] === 0x75) {
+          const low = hex4(b, j + 8);
+          if (low >= 0xdc00 && low <= 0xdfff) {
+            j += 12;
+            continue;
           }
-        } else {
-          from = at + 2; // \" \\ \n ...: the escaped byte is never a closing quote
+          shape.loneSurrogates = true;
+        } else if (unit >= 0xd800 && unit <= 0xdfff) {
+          shape.loneSurrogates = true;
         }
+        j += 6;
       }
+      i = j;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth > maxDepth) {
         throw new ApiError(400, "too_deep", `the request body nests deeper than ${maxDepth} levels`);
