@@ -1,12 +1,13 @@
 // Abuse limits: a token bucket per source address and per (token, source address), and caps on uploads in
 // progress overall and per source, so a flood from one place gets cheap 429s/503s while everyone else's
-// reports still go through. A request refused before any work (401, 403, 404, 405, 415) costs nothing, so
+// reports still go through. A request refused before any work (403, 404, 405, 415) costs nothing, so
 // a broken neighbour on a shared token cannot spend another host's allowance.
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
 import { ApiError } from "./http-error.ts";
 
-const FREE_REFUSALS = new Set([401, 403, 404, 405, 415]);
+// 401 stays charged: a bad token is the one refusal worth slowing down (guessing).
+const FREE_REFUSALS = new Set([403, 404, 405, 415]);
 
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();

@@ -194,6 +194,14 @@ describe("limits are fair between sources (issue 9, item 9)", () => {
     expect((await upload(auth, "198.51.100.1")).status).toBe(201);
   });
 
+  test("a bad token is still charged, so tokens cannot be guessed at speed", async () => {
+    const { dir, upload } = await setup("required", { rateLimit: 2 });
+    createToken(dir, "ingest", "agents", new Date());
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await upload({ authorization: "Bearer rlv_guess" })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+
   test("a token's rate is counted per source address", async () => {
     const { dir, upload } = await setup("required", { rateLimit: 2 });
     const { token } = createToken(dir, "ingest", "agents", new Date());
