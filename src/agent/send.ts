@@ -2,6 +2,8 @@
 // 2xx: delivered (200 for a report_id the server already had counts too). No answer, a timeout, 5xx, 408 or
 // 429: try again later, from the spool. Any other 4xx: the report itself or the agent's setup is wrong, so
 // sending the same bytes again cannot help; it is not retried and the server's message is logged.
+import * as v from "valibot";
+import { type ErrorBody, ErrorBodySchema, UploadAnswerSchema } from "../shared/api.ts";
 import { errorMessage } from "../shared/errors.ts";
 
 export type Outcome =
@@ -73,15 +75,22 @@ export function createSender(options: SenderOptions): Send {
     const status = response.status;
     const body = parseJson(text);
     if (status >= 200 && status < 300) {
-      const next = body?.next_report_in;
+      // A 2xx that is not our answer (a proxy's page) still means delivered; its extras are unknown.
+      const answer = v.safeParse(UploadAnswerSchema, body);
+      const next = answer.success ? answer.output.next_report_in : null;
       return {
         kind: "delivered",
         status,
-        duplicate: body?.duplicate === true || status === 200,
-        nextReportInS: typeof next === "number" && Number.isFinite(next) && next > 0 ? next : undefined,
+        duplicate: (answer.success && answer.output.duplicate) || status === 200,
+        nextReportInS: next !== null && Number.isFinite(next) && next > 0 ? next : undefined,
       };
     }
-    const { code, message } = serverError(body, text, response.statusText);
+    const error = v.safeParse(ErrorBodySchema, body);
+    const { code, message } = serverError(
+      error.success ? error.output : undefined,
+      text,
+      response.statusText,
+    );
     if (isRetryable(status)) {
       return {
         kind: "retry",
@@ -94,8 +103,7 @@ export function createSender(options: SenderOptions): Send {
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the server's answer is checked field by field
-function parseJson(text: string): any {
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -104,21 +112,18 @@ function parseJson(text: string): any {
 }
 
 /** The server's `{"error":{"code","message"}}`, or the start of whatever else came back (a proxy's page). */
-// biome-ignore lint/suspicious/noExplicitAny: see parseJson
-function serverError(body: any, text: string, statusText: string): { code: string; message: string } {
-  const error = body?.error;
-  if (error && typeof error.message === "string") {
-    const details = Array.isArray(error.details)
-      ? error.details
-          .slice(0, 5)
-          // biome-ignore lint/suspicious/noExplicitAny: details are loosely shaped
-          .map((d: any) => (d?.path ? `${d.path}: ${d.message}` : JSON.stringify(d)))
-          .join("; ")
-      : "";
-    return {
-      code: typeof error.code === "string" ? error.code : "error",
-      message: details ? `${error.message} (${details})` : error.message,
-    };
+function serverError(
+  body: ErrorBody | undefined,
+  text: string,
+  statusText: string,
+): { code: string; message: string } {
+  if (body) {
+    const { code, message, details = [] } = body.error;
+    const listed = details
+      .slice(0, 5)
+      .map((d) => `${d.path}: ${d.message}`)
+      .join("; ");
+    return { code, message: listed ? `${message} (${listed})` : message };
   }
   const snippet = text.replace(/\s+/g, " ").trim().slice(0, 200);
   return { code: "http_error", message: snippet || statusText || "no message" };

@@ -1,10 +1,16 @@
 // Reads an upload body within limits: the raw bytes are capped while they arrive, gzip is inflated with a
-// cap on its output (a 48 KB gzip bomb inflates to 50 MB), and nesting is bounded before anything walks it.
-import { gunzipSync } from "node:zlib";
+// cap on its output (a 48 KB gzip bomb inflates to 50 MB), and the shape is checked (json-shape.ts) before
+// JSON.parse builds anything.
+import { constants, gunzipSync } from "node:zlib";
 import { errorCode } from "../shared/errors.ts";
 import { ApiError } from "./http-error.ts";
+import { checkShape } from "./json-shape.ts";
 
-const MAX_DEPTH = 64;
+/**
+ * Prefixes of a gzip body inflated first to check its shape: 256 bytes catch what compresses best (`[[[[`,
+ * `["a",…]`), 16 KB what compresses less (700k distinct keys); each is inflated under the same output cap.
+ */
+const PEEKS = [256, 16 * 1024];
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function tooLarge(limit: number): ApiError {
@@ -15,7 +21,12 @@ function tooLarge(limit: number): ApiError {
 export async function readCapped(request: Request, limit: number, timeoutMs = 30_000): Promise<Uint8Array> {
   const length = request.headers.get("content-length");
   const declared = Number(length ?? "0");
-  if (declared > limit) throw tooLarge(limit);
+  if (declared > limit) {
+    // Close rather than let Bun drain a body nobody will read.
+    throw new ApiError(413, "body_too_large", `the request body is larger than ${limit} bytes`, undefined, {
+      connection: "close",
+    });
+  }
   let timer: Timer | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -61,6 +72,7 @@ async function readStream(request: Request, limit: number): Promise<Uint8Array> 
 }
 
 export function gunzip(bytes: Uint8Array, limit: number): Uint8Array {
+  peekShape(bytes, limit);
   try {
     return gunzipSync(bytes, { maxOutputLength: limit });
   } catch (error) {
@@ -71,8 +83,26 @@ export function gunzip(bytes: Uint8Array, limit: number): Uint8Array {
   }
 }
 
-/** Parses JSON text, refusing malformed input and nesting deeper than any report needs. */
+/** A body that inflates to megabytes of `[[[[` or `["a",…]` is refused after its first compressed bytes. */
+function peekShape(bytes: Uint8Array, limit: number): void {
+  for (const size of PEEKS) {
+    if (bytes.length <= size * 2) return; // the full inflate costs about as little
+    let start: Uint8Array;
+    try {
+      start = gunzipSync(bytes.subarray(0, size), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+        maxOutputLength: limit,
+      });
+    } catch {
+      return; // the full inflate says what is wrong (a bomb included)
+    }
+    checkShape(start, true);
+  }
+}
+
+/** Parses JSON text after checking its shape; lone surrogates become U+FFFD so every day file stays valid. */
 export function parseJson(bytes: Uint8Array): unknown {
+  const shape = checkShape(bytes);
   let value: unknown;
   try {
     value = JSON.parse(strictUtf8.decode(bytes));
@@ -80,24 +110,22 @@ export function parseJson(bytes: Uint8Array): unknown {
     const why = error instanceof TypeError ? "it is not valid UTF-8" : "it is not valid JSON";
     throw new ApiError(400, "malformed_json", `the request body could not be parsed: ${why}`);
   }
-  if (depthExceeds(value, MAX_DEPTH)) {
-    throw new ApiError(400, "too_deep", `the request body nests deeper than ${MAX_DEPTH} levels`);
-  }
-  return value;
+  return shape.loneSurrogates ? wellFormed(value) : value;
 }
 
-/** Recursion stops at `max`, so a hostile million-level array cannot overflow the stack. */
-function depthExceeds(value: unknown, max: number, depth = 1): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (depth > max) return true;
-  if (Array.isArray(value)) {
-    for (const child of value)
-      if (typeof child === "object" && depthExceeds(child, max, depth + 1)) return true;
-    return false;
+/** A copy with every string and key well-formed UTF-16 (depth is bounded by checkShape). */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === "string") return value.toWellFormed();
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(wellFormed);
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    Object.defineProperty(out, key.toWellFormed(), {
+      value: wellFormed(child),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
-  for (const key in value) {
-    const child = (value as Record<string, unknown>)[key];
-    if (typeof child === "object" && depthExceeds(child, max, depth + 1)) return true;
-  }
-  return false;
+  return out;
 }

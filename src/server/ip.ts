@@ -80,6 +80,9 @@ export function ipFromFileName(name: string): string | null {
 
 /** Accepts an address as a client may write it in a query: plain, bracketed, or in file-name form. */
 export function parseIpParam(input: string): string | null {
+  // A query names a stored address: no zone id (it would be dropped, and `%25` decodes to one) and no
+  // surrounding whitespace, which canonicalIp forgives in a peer address but a caller never means.
+  if (input.includes("%") || input.trim() !== input) return null;
   if (/^[0-9a-fA-F-]+$/.test(input) && input.includes("-")) return canonicalIp(input.replaceAll("-", ":"));
   return canonicalIp(input);
 }

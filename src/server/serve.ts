@@ -10,6 +10,7 @@ import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
+import { listenerOptions } from "./listener.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -81,15 +82,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({
-      hostname: settings.host,
-      port: settings.port,
-      // Our own reader enforces --max-body with a JSON 413; Bun's cap only stops absurd bodies early.
-      maxRequestBodySize: settings.maxBody * 4 + 1024 * 1024,
-      idleTimeout: 30,
-      tls,
-      fetch: (request, srv) => app.fetch(request, { ip: srv.requestIP(request)?.address }),
-    });
+    server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
     await store.close();
     throw error;

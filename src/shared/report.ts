@@ -32,7 +32,21 @@ const ratio = (max: number) =>
     v.check((n: number) => n >= 0 && n <= max, `Invalid number: expected a finite number from 0 to ${max}`),
   );
 const list = <T extends v.GenericSchema>(item: T, max: number) => v.pipe(v.array(item), v.maxLength(max));
-const timestamp = v.pipe(v.string(), v.maxLength(64), v.isoTimestamp());
+/** valibot's isoTimestamp() is syntactic (it takes 2026-02-30): the day must exist in its month. */
+export function isCalendarDay(text: string): boolean {
+  const y = Number(text.slice(0, 4));
+  const m = Number(text.slice(5, 7));
+  const d = Number(text.slice(8, 10));
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1] ?? 0;
+  return d >= 1 && d <= days;
+}
+const timestamp = v.pipe(
+  v.string(),
+  v.maxLength(64),
+  v.isoTimestamp(),
+  v.check(isCalendarDay, "Invalid timestamp: that day does not exist in its month"),
+);
 /** A time the host reported but that may be unknown (a process start time on a host with a broken clock). */
 const optionalTimestamp = v.nullable(timestamp);
 
@@ -193,7 +207,8 @@ export function isValidProcess(input: unknown): boolean {
     cpu >= 0 &&
     cpu <= 100 * 4096 &&
     isCount(p.memory_rss_bytes) &&
-    (started === null || (isText(started, 64) && ISO_TIMESTAMP.test(started as string))) &&
+    (started === null ||
+      (isText(started, 64) && ISO_TIMESTAMP.test(started as string) && isCalendarDay(started as string))) &&
     isText(p.command, LIMITS.command)
   );
 }
@@ -205,7 +220,7 @@ const ReportWithListUncheckedSchema = v.looseObject({
 
 /** Validates anything against the report schema; never throws. Lists at most `maxIssues` problems. */
 export function checkReport(input: unknown, maxIssues = 50): ReportCheck {
-  const fast = v.safeParse(ReportWithListUncheckedSchema, input);
+  const fast = v.safeParse(ReportWithListUncheckedSchema, input, { abortEarly: true });
   if (fast.success && fast.output.processes.list.every(isValidProcess)) {
     return { ok: true, report: fast.output as Report };
   }

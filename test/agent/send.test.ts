@@ -41,6 +41,7 @@ beforeAll(() => {
         return Response.json(
           {
             ok: true,
+            duplicate: status === 200,
             stored: { ip: "127.0.0.1", date: "2026-11-23", file: "f" },
             next_report_in: status === 201 ? 60 : null,
           },

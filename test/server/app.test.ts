@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
+import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
 import { createApp } from "../../src/server/app.ts";
+import { ApiError } from "../../src/server/http-error.ts";
 import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
+import { ErrorBodySchema, HealthAnswerSchema, UploadAnswerSchema } from "../../src/shared/api.ts";
 import { jsonOf } from "../helpers/json.ts";
 import { sampleReport } from "../helpers/report.ts";
 import { tempDir } from "../helpers/server.ts";
@@ -238,4 +242,144 @@ describe("GET endpoints", () => {
     const health = await jsonOf(await get("/health"));
     expect(health).toMatchObject({ status: "ok", version: "test", store: { writable: true, files: 1 } });
   });
+});
+
+describe("one error shape, one contract", () => {
+  const allowed: Array<[string, string, string]> = [
+    ["/upload", "GET", "POST"],
+    ["/query", "POST", "GET, HEAD"],
+    ["/files", "DELETE", "GET, HEAD"],
+    ["/hosts", "PUT", "GET, HEAD"],
+    ["/health", "POST", "GET, HEAD"],
+  ];
+  for (const [path, method, allow] of allowed) {
+    test(`${method} ${path} answers 405 with Allow: ${allow}`, async () => {
+      const { app } = await setup();
+      const res = await app.request(path, { method }, { ip: "127.0.0.1" });
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe(allow);
+      expect((await jsonOf(res)).error.code).toBe("method_not_allowed");
+    });
+  }
+
+  test("HEAD is served by the GET route", async () => {
+    const { app } = await setup();
+    const res = await app.request("/health", { method: "HEAD" }, { ip: "127.0.0.1" });
+    expect(res.status).toBe(200);
+  });
+
+  test("an HTTPException keeps its status and gets a code for it; a 5xx stays a 5xx", async () => {
+    const { app, get } = await setup();
+    app.get("/teapot", () => {
+      throw new HTTPException(503, { message: "down for a moment" });
+    });
+    app.get("/gone", () => {
+      throw new HTTPException(413);
+    });
+    const down = await get("/teapot");
+    expect(down.status).toBe(503);
+    expect(await jsonOf(down)).toEqual({ error: { code: "unavailable", message: "down for a moment" } });
+    const large = await get("/gone");
+    expect(large.status).toBe(413);
+    expect((await jsonOf(large)).error.code).toBe("body_too_large");
+  });
+
+  test("an ApiError is an HTTPException whose own response is the JSON error body", async () => {
+    const error = new ApiError(429, "rate_limited", "slow down", undefined, { "retry-after": "3" });
+    expect(error).toBeInstanceOf(HTTPException);
+    const res = error.getResponse();
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(v.parse(ErrorBodySchema, await res.json()).error.code).toBe("rate_limited");
+  });
+
+  test("the upload and health answers match the shared schemas", async () => {
+    const { post, get } = await setup();
+    const res = await post(json(sampleReport()));
+    expect(v.safeParse(UploadAnswerSchema, await jsonOf(res)).success).toBe(true);
+    expect(v.safeParse(HealthAnswerSchema, await jsonOf(await get("/health"))).success).toBe(true);
+    const bad = await post("{");
+    expect(v.safeParse(ErrorBodySchema, await jsonOf(bad)).success).toBe(true);
+  });
+});
+
+describe("what a report may hold (issue 9, item 13)", () => {
+  test("lone surrogates become U+FFFD; a real pair is kept; the day file stays well-formed", async () => {
+    const { post, get } = await setup();
+    const report = sampleReport();
+    const text = JSON.stringify(report)
+      .replace(`"hostname":${JSON.stringify(report.host.hostname)}`, '"hostname":"a\\udfffb\\ud83d\\ude00"')
+      .replace('"schema_version":1', '"schema_version":1,"x\\ud800":["\\ud800\\u0041","\\\\udfff"]');
+    expect((await post(text)).status).toBe(201);
+    const stored = await (await get("/query?ip=192.0.2.10")).text();
+    // A lone surrogate in a day file is written as an escape; none may remain (an escaped backslash may).
+    expect(stored).not.toMatch(/(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i);
+    const [row] = JSON.parse(stored);
+    expect(row.host.hostname).toBe("a\ufffdb\u{1F600}");
+    expect(row["x\ufffd"]).toEqual(["\ufffdA", "\\udfff"]);
+    const [summary] = (await jsonOf(await get("/hosts"))).hosts;
+    expect(summary.hostname).toBe("a\ufffdb\u{1F600}");
+  });
+
+  const days: Array<[string, number]> = [
+    ["2026-02-30T00:00:00Z", 422],
+    ["2026-02-29T00:00:00Z", 422],
+    ["2026-04-31T12:00:00Z", 422],
+    ["2028-02-29T00:00:00Z", 201],
+    ["2026-12-31T23:59:59.999Z", 201],
+  ];
+  for (const [collectedAt, status] of days) {
+    test(`collected_at ${collectedAt}: ${status}`, async () => {
+      const { post } = await setup();
+      const res = await post(json(sampleReport({ collected_at: collectedAt })));
+      expect(res.status).toBe(status);
+      if (status === 422) expect((await jsonOf(res)).error.details[0].path).toBe("collected_at");
+    });
+  }
+
+  test("a process started on a day that does not exist is refused too", async () => {
+    const { post } = await setup();
+    const report = sampleReport();
+    const [first] = report.processes.list;
+    if (!first) throw new Error("the fixture has no process");
+    first.started_at = "2026-06-31T08:00:00Z";
+    const res = await post(json(report));
+    expect(res.status).toBe(422);
+    expect((await jsonOf(res)).error.details[0].path).toBe("processes.list.0.started_at");
+  });
+
+  const numbers: Array<[string, number]> = [
+    ['"extra":1e400', 422],
+    ['"extra":{"deep":[1,-1e400]}', 422],
+    [`"extra":1${"0".repeat(400)}`, 422],
+    ['"extra":1e-400', 201],
+    ['"extra":1.5e300', 201],
+  ];
+  for (const [field, status] of numbers) {
+    test(`an unknown field ${field.slice(0, 40)}: ${status}`, async () => {
+      const { post } = await setup();
+      const res = await post(
+        json(sampleReport()).replace('"schema_version":1', `"schema_version":1,${field}`),
+      );
+      expect(res.status).toBe(status);
+      if (status === 422) expect((await jsonOf(res)).error.code).toBe("invalid_report");
+    });
+  }
+
+  for (const ip of [
+    "1.2.3.4%2532",
+    "1.2.3.4%25eth0",
+    "%201.2.3.4",
+    "1.2.3.4%20",
+    "fe80::1%25eth0",
+    "%091.2.3.4",
+  ]) {
+    test(`/query?ip=${ip}: 400 bad_ip`, async () => {
+      const { post, get } = await setup();
+      await post(json(sampleReport()), undefined, "1.2.3.4");
+      const res = await get(`/query?ip=${ip}`);
+      expect(res.status).toBe(400);
+      expect((await jsonOf(res)).error.code).toBe("bad_ip");
+    });
+  }
 });

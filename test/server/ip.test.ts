@@ -43,6 +43,13 @@ describe("file names", () => {
     expect(parseIpParam("2001-db8--5")).toBe("2001:db8::5");
     expect(parseIpParam("../../x")).toBeNull();
   });
+  test("refuses a zone id and surrounding whitespace in a query (a peer address may have both)", () => {
+    for (const input of ["1.2.3.4%32", "1.2.3.4%2532", "fe80::1%eth0", " 1.2.3.4", "1.2.3.4\t", "\n::1"]) {
+      expect(parseIpParam(input)).toBeNull();
+    }
+    expect(canonicalIp(" 1.2.3.4 ")).toBe("1.2.3.4");
+    expect(parseIpParam("[::1]")).toBe("::1");
+  });
 });
 
 describe("parseDay", () => {

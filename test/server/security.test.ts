@@ -127,6 +127,103 @@ describe("abuse limits", () => {
   });
 });
 
+describe("limits are fair between sources (issue 9, item 9)", () => {
+  const stalledUpload = (
+    call: (path: string, init: RequestInit, ip?: string) => Response | Promise<Response>,
+    ip: string,
+  ): Promise<Response> =>
+    Promise.resolve(
+      call(
+        "/upload",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: new ReadableStream({ start() {} }), // trickles nothing
+        },
+        ip,
+      ),
+    );
+
+  test("260 stalled uploads from one address leave the other 224 slots to everyone else", async () => {
+    const { call, upload } = await setup("off", { bodyTimeoutMs: 1500 });
+    const stalled = Array.from({ length: 260 }, () => stalledUpload(call, "198.51.100.66"));
+    await Bun.sleep(50);
+    const others = [];
+    for (let i = 0; i < 33; i++) others.push((await upload({}, `192.0.2.${100 + i}`)).status);
+    expect(others).toEqual(new Array(33).fill(201));
+    const statuses = (await Promise.all(stalled)).map((res) => res.status);
+    expect(statuses.filter((s) => s === 408)).toHaveLength(32);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(228);
+  });
+
+  test("the per-source cap can be set; the overall cap still holds", async () => {
+    const { call, upload } = await setup("off", {
+      maxUploads: 6,
+      maxUploadsPerSource: 2,
+      bodyTimeoutMs: 1000,
+    });
+    const first = [0, 1, 2].map(() => stalledUpload(call, "198.51.100.1"));
+    await Bun.sleep(20);
+    const third = await upload({}, "198.51.100.1");
+    expect(third.status).toBe(503);
+    expect((await jsonOf(third)).error.message).toContain("from this address");
+    const more = [0, 1, 2, 3].map((i) => stalledUpload(call, `198.51.100.${10 + (i >> 1)}`));
+    await Bun.sleep(20);
+    const full = await upload({}, "198.51.100.99");
+    expect(full.status).toBe(503);
+    expect((await jsonOf(full)).error.message).toContain("more than 6 uploads in progress;");
+    await Promise.all([...first, ...more]);
+    expect((await upload({}, "198.51.100.99")).status).toBe(201);
+  });
+
+  test("one shared token: two hosts' 415s cost nothing, a third host's uploads all go through", async () => {
+    const { dir, call, upload } = await setup("required", { rateLimit: 5 });
+    const { token } = createToken(dir, "ingest", "agents", new Date());
+    const auth = { authorization: `Bearer ${token}` };
+    const cheap = (ip: string) =>
+      call("/upload", { method: "POST", headers: { ...auth, "content-type": "text/plain" }, body: "x" }, ip);
+    const refused = [];
+    for (let i = 0; i < 51; i++) {
+      refused.push((await cheap("198.51.100.1")).status, (await cheap("198.51.100.2")).status);
+    }
+    expect(new Set(refused)).toEqual(new Set([415]));
+    const third = [];
+    for (let i = 0; i < 10; i++) third.push((await upload(auth, "198.51.100.3")).status);
+    expect(third).toEqual(new Array(10).fill(201));
+    // The 415s did not spend the senders' own allowance either.
+    expect((await upload(auth, "198.51.100.1")).status).toBe(201);
+  });
+
+  test("a bad token is still charged, so tokens cannot be guessed at speed", async () => {
+    const { dir, upload } = await setup("required", { rateLimit: 2 });
+    createToken(dir, "ingest", "agents", new Date());
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await upload({ authorization: "Bearer rlv_guess" })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+
+  test("a token's rate is counted per source address", async () => {
+    const { dir, upload } = await setup("required", { rateLimit: 2 });
+    const { token } = createToken(dir, "ingest", "agents", new Date());
+    const auth = { authorization: `Bearer ${token}` };
+    const a = [];
+    for (let i = 0; i < 5; i++) a.push((await upload(auth, "198.51.100.1")).status);
+    expect(a).toEqual([201, 201, 201, 201, 429]);
+    expect((await upload(auth, "198.51.100.2")).status).toBe(201);
+  });
+
+  test("the rate limiter reads the injected clock", async () => {
+    let now = Date.parse("2026-11-23T12:00:00Z");
+    const { upload } = await setup("off", { rateLimit: 2, clock: () => new Date(now) });
+    for (let i = 0; i < 4; i++) expect((await upload({}, "198.51.100.7")).status).toBe(201);
+    expect((await upload({}, "198.51.100.7")).status).toBe(429);
+    now += 1000; // two requests' worth
+    expect((await upload({}, "198.51.100.7")).status).toBe(201);
+    expect((await upload({}, "198.51.100.7")).status).toBe(201);
+    expect((await upload({}, "198.51.100.7")).status).toBe(429);
+  });
+});
+
 describe("the server process", () => {
   const servers: Array<{ stop: () => Promise<number> }> = [];
   afterAll(async () => {

@@ -1,6 +1,7 @@
 // The real server process on a free 127.0.0.1 port: bad input on purpose, and the day file must not move.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { jsonOf } from "../helpers/json.ts";
@@ -174,5 +175,99 @@ describe("process lifecycle", () => {
     );
     expect(await proc.exited).toBe(1);
     expect(await new Response(proc.stderr).text()).toContain("--fsync must be always or never");
+  });
+});
+
+/** Writes raw bytes to the server over one socket; the text that came back before it closed (or `ms`). */
+function rawExchange(port: number, bytes: string, ms = 5_000): Promise<string> {
+  return new Promise((resolve) => {
+    let out = "";
+    const socket = connect(port, "127.0.0.1", () => socket.write(bytes));
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.on("data", (chunk) => {
+      out += chunk.toString("latin1");
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+function parseAnswer(text: string): { status: number; headers: string; body: string } {
+  const split = text.indexOf("\r\n\r\n");
+  const head = split === -1 ? text : text.slice(0, split);
+  return {
+    status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0),
+    headers: head.toLowerCase(),
+    body: split === -1 ? "" : text.slice(split + 4),
+  };
+}
+
+describe("on the wire (raw socket to 127.0.0.1)", () => {
+  let wire: RunningServer;
+  beforeAll(async () => {
+    wire = await startServer();
+  });
+  afterAll(async () => {
+    expect(await wire.stop()).toBe(0);
+  });
+
+  test("a declared Content-Length of 40,000,000 gets the JSON 413 before any body is sent", async () => {
+    const answer = parseAnswer(
+      await rawExchange(
+        wire.port,
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40000000\r\n\r\n{",
+      ),
+    );
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body).error.code).toBe("body_too_large");
+  });
+
+  test("HTTP/1.0 without Host gets a JSON 400, not a 404 for a mangled path", async () => {
+    const answer = parseAnswer(await rawExchange(wire.port, "GET /health HTTP/1.0\r\n\r\n"));
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body).error.code).toBe("missing_host");
+  });
+
+  // What SECURITY.md ("What Bun answers itself") documents: Bun's parser answers these, status right,
+  // connection closed, body empty; the server is unharmed.
+  const parserRefusals: Array<[string, string, number]> = [
+    [
+      "a malformed Content-Length",
+      "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{}",
+      400,
+    ],
+    ["a 100 KB header", `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`, 431],
+    ["HTTP/2.0 in the request line", "GET /health HTTP/2.0\r\nHost: x\r\n\r\n", 505],
+  ];
+  for (const [what, bytes, status] of parserRefusals) {
+    test(`${what}: Bun's own ${status}, connection closed, server unharmed`, async () => {
+      const answer = parseAnswer(await rawExchange(wire.port, bytes));
+      expect(answer.status).toBe(status);
+      expect(answer.headers).toContain("connection: close");
+      expect((await fetch(`${wire.url}/health`)).status).toBe(200);
+    });
+  }
+
+  test("two uploads pipelined in one write: whatever Bun answers, a resend stores each exactly once", async () => {
+    const reports = [sampleReport(), sampleReport()];
+    const request = (body: string) =>
+      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const text = await rawExchange(wire.port, reports.map((r) => request(JSON.stringify(r))).join(""));
+    // Bun 1.4.5 closes without a byte (SECURITY.md, "Pipelining"); an answer, if any, is a JSON one.
+    const answered = text.split("HTTP/1.1 ").length - 1;
+    if (answered > 0) expect(parseAnswer(text).status).toBeGreaterThanOrEqual(200);
+    for (const report of reports) {
+      const res = await fetch(`${wire.url}/upload`, {
+        method: "POST",
+        headers: ct,
+        body: JSON.stringify(report),
+      });
+      expect([200, 201]).toContain(res.status);
+    }
+    const stored = (await jsonOf(await fetch(`${wire.url}/query?ip=127.0.0.1`))) as { report_id: string }[];
+    expect(stored.map((r) => r.report_id).sort()).toEqual(reports.map((r) => r.report_id).sort());
   });
 });

@@ -1,9 +1,8 @@
 // Who may call what: `ingest` tokens may upload, `read` tokens may query. On loopback with no token created
 // the server is open (a local trial); anywhere else a token is always required unless --no-auth.
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
-import type { RateLimiter } from "../limits.ts";
 import type { Role, TokenRegistry } from "./tokens.ts";
 
 export type AuthMode = "off" | "if-tokens" | "required";
@@ -15,12 +14,7 @@ export interface AuthOptions {
 
 const SCHEME = /^(?:Bearer|Token)\s+(\S{1,512})\s*$/i;
 
-export function requireRole(
-  role: Role,
-  auth: AuthOptions,
-  perToken: RateLimiter | null,
-  clock: () => Date,
-): MiddlewareHandler<AppEnv> {
+export function requireRole(role: Role, auth: AuthOptions, clock: () => Date): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { mode, registry } = auth;
     if (mode === "off" || (mode === "if-tokens" && (registry?.count ?? 0) === 0)) return next();
@@ -51,12 +45,8 @@ export function requireRole(
         `this token has the ${entry.role} role; this endpoint needs ${role}`,
       );
     }
-    const wait = perToken?.take(`token:${entry.name}`, Date.now()) ?? 0;
-    if (wait > 0) {
-      throw new ApiError(429, "rate_limited", `too many requests for token ${entry.name}`, undefined, {
-        "retry-after": String(wait),
-      });
-    }
+    // limits.ts charges the token's rate per source address.
+    c.set("token", entry.name);
     return next();
   };
 }

@@ -1,21 +1,34 @@
-import type { Hono } from "hono";
-import type { AppEnv, AppOptions } from "../context.ts";
+// GET /hosts (the latest summary per host, for `read` tokens) and GET /health (anyone).
+import { Hono } from "hono";
+import type { HealthAnswer } from "../../shared/api.ts";
+import type { AppEnv } from "../env.ts";
+import { endpoint, type RouteKit } from "./_endpoint.ts";
 
-export function fleetRoutes(app: Hono<AppEnv>, options: Required<AppOptions>, startedAt: number): void {
-  const { store, clock } = options;
+export function fleetRoutes(kit: RouteKit): Hono<AppEnv> {
+  const { store, clock, version } = kit.options;
+  const app = new Hono<AppEnv>();
 
-  app.get("/hosts", (c) => {
-    const hosts = store.hosts();
-    return c.json({ count: hosts.length, hosts });
-  });
+  app.route(
+    "/",
+    endpoint(kit, { method: "GET", path: "/hosts", role: "read" }, async (c) => {
+      const hosts = await store.hosts();
+      return c.json({ count: hosts.length, hosts });
+    }),
+  );
 
-  app.get("/health", (c) => {
-    const health = store.health();
-    return c.json({
-      status: health.writable ? "ok" : "degraded",
-      version: options.version,
-      uptime_s: Math.max(0, Math.round((clock().getTime() - startedAt) / 1000)),
-      store: health,
-    });
-  });
+  app.route(
+    "/",
+    endpoint(kit, { method: "GET", path: "/health", role: null }, async (c) => {
+      const health = await store.health();
+      const answer: HealthAnswer = {
+        status: health.writable ? "ok" : "degraded",
+        version,
+        uptime_s: Math.max(0, Math.round((clock().getTime() - kit.startedAt) / 1000)),
+        store: health,
+      };
+      return c.json(answer);
+    }),
+  );
+
+  return app;
 }

@@ -1,9 +1,11 @@
-import type { Hono } from "hono";
-import type { AppEnv, AppOptions } from "../context.ts";
+// GET /query (one IP's reports of a day) and GET /files (the day files), for `read` tokens.
+import { Hono } from "hono";
 import { parseDay } from "../day.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
 import { parseIpParam } from "../ip.ts";
 import type { DayFilter } from "../store/types.ts";
+import { endpoint, type RouteKit } from "./_endpoint.ts";
 
 function ipParam(value: string | undefined, required: boolean): string | undefined {
   if (value === undefined) {
@@ -37,35 +39,44 @@ function limitParam(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-export function queryRoutes(app: Hono<AppEnv>, options: Required<AppOptions>): void {
-  const { store } = options;
+export function queryRoutes(kit: RouteKit): Hono<AppEnv> {
+  const { store } = kit.options;
+  const app = new Hono<AppEnv>();
 
-  app.get("/query", async (c) => {
-    const ip = ipParam(c.req.query("ip"), true) as string;
-    const requested = dateParam(c.req.query("date"));
-    const filter: DayFilter = {
-      from: instantParam("from", c.req.query("from")),
-      to: instantParam("to", c.req.query("to")),
-      limit: limitParam(c.req.query("limit")),
-    };
-    const date = requested ?? store.newestDate(ip);
-    const body = date ? await store.readDay(ip, date, filter) : null;
-    if (body === null) {
-      throw new ApiError(
-        404,
-        "not_found",
-        `no reports stored for ${ip}${requested ? ` on ${requested}` : ""}`,
-      );
-    }
-    return c.body(body, 200, {
-      "content-type": "application/json; charset=utf-8",
-      "x-relevo-date": date as string,
-    });
-  });
+  app.route(
+    "/",
+    endpoint(kit, { method: "GET", path: "/query", role: "read" }, async (c) => {
+      const ip = ipParam(c.req.query("ip"), true) as string;
+      const requested = dateParam(c.req.query("date"));
+      const filter: DayFilter = {
+        from: instantParam("from", c.req.query("from")),
+        to: instantParam("to", c.req.query("to")),
+        limit: limitParam(c.req.query("limit")),
+      };
+      const date = requested ?? (await store.newestDate(ip));
+      const body = date ? await store.readDay(ip, date, filter) : null;
+      if (body === null) {
+        throw new ApiError(
+          404,
+          "not_found",
+          `no reports stored for ${ip}${requested ? ` on ${requested}` : ""}`,
+        );
+      }
+      return c.body(body, 200, {
+        "content-type": "application/json; charset=utf-8",
+        "x-relevo-date": date as string,
+      });
+    }),
+  );
 
-  app.get("/files", async (c) => {
-    const ip = ipParam(c.req.query("ip"), false);
-    const date = dateParam(c.req.query("date"));
-    return c.json({ files: await store.listFiles({ ip, date }) });
-  });
+  app.route(
+    "/",
+    endpoint(kit, { method: "GET", path: "/files", role: "read" }, async (c) => {
+      const ip = ipParam(c.req.query("ip"), false);
+      const date = dateParam(c.req.query("date"));
+      return c.json({ files: await store.listFiles({ ip, date }) });
+    }),
+  );
+
+  return app;
 }

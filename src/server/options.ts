@@ -1,4 +1,4 @@
-// What the app is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
+// What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 import type { AuthOptions } from "./auth/guard.ts";
 import type { Store } from "./store/types.ts";
 
@@ -14,17 +14,14 @@ export interface AppOptions {
   nextReportIn?: number | null;
   /** Tokens and roles; default: no checks (tests and loopback trials). */
   auth?: AuthOptions;
-  /** Requests per second allowed per source address and per token (burst: twice that); 0 turns it off. */
+  /** Requests per second allowed per source address and per token and address (burst: twice that); 0 = off. */
   rateLimit?: number;
   /** Uploads in progress at once before new ones get 503 (default 256). */
   maxUploads?: number;
+  /** Uploads in progress at once from one source address (default an eighth of maxUploads, at least 16). */
+  maxUploadsPerSource?: number;
   /** A body must arrive within this long (default 30 s), or the upload gets 408. */
   bodyTimeoutMs?: number;
 }
 
-/** Per-request bindings from Bun.serve: the TCP peer address. Tests pass them to app.request(). */
-export interface Bindings {
-  ip?: string;
-}
-
-export type AppEnv = { Bindings: Bindings; Variables: { clientIp: string } };
+export type ResolvedOptions = Required<AppOptions>;

@@ -1,0 +1,14 @@
+// Hono's typed environment for this app: what Bun.serve binds per request, and what middleware sets.
+/** Per-request bindings from Bun.serve: the TCP peer address. Tests pass them to app.request(). */
+export interface Bindings {
+  ip?: string;
+}
+
+export interface Variables {
+  /** The address a report is filed under (see client-ip.ts). */
+  clientIp: string;
+  /** The name of the token that passed the guard, when one did. */
+  token?: string;
+}
+
+export type AppEnv = { Bindings: Bindings; Variables: Variables };

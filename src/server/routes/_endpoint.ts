@@ -1,0 +1,46 @@
+// One endpoint as a Hono sub-app: its method, path and role are declared once, here, by the route file that
+// serves it. The sub-app answers its own 405 (with Allow), so adding a route touches only that route's file.
+import { type Handler, Hono, type MiddlewareHandler } from "hono";
+import type { Role } from "../auth/tokens.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError } from "../http-error.ts";
+import type { ResolvedOptions } from "../options.ts";
+
+export interface Endpoint {
+  method: "GET" | "POST";
+  path: string;
+  /** The token role needed; null for an endpoint anyone may call (health). */
+  role: Role | null;
+}
+
+/** What every route is built from. */
+export interface RouteKit {
+  options: ResolvedOptions;
+  /** Checks the token for `role` and charges its rate (see app.ts). */
+  guard(role: Role): MiddlewareHandler<AppEnv>;
+  /** Epoch milliseconds at which the app was built. */
+  startedAt: number;
+}
+
+export function endpoint(
+  kit: RouteKit,
+  spec: Endpoint,
+  handler: Handler<AppEnv>,
+  middleware: MiddlewareHandler<AppEnv>[] = [],
+): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const allow = spec.method === "GET" ? "GET, HEAD" : spec.method;
+  if (spec.role) app.use(spec.path, kit.guard(spec.role));
+  for (const step of middleware) app.on(spec.method, spec.path, step);
+  app.on(spec.method, spec.path, handler);
+  app.all(spec.path, (c) => {
+    throw new ApiError(
+      405,
+      "method_not_allowed",
+      `${c.req.method} is not allowed on ${spec.path}; use ${spec.method}`,
+      undefined,
+      { allow },
+    );
+  });
+  return app;
+}

@@ -1,0 +1,41 @@
+// The HTTP contract, once: the server builds its answers from these types and the agent parses them with
+// these schemas. Parsing strips nothing the other side needs; an older agent ignores fields it does not know.
+import * as v from "valibot";
+
+export const ErrorDetailSchema = v.object({ path: v.string(), message: v.string() });
+
+/** Every refusal, whatever the status: `{"error":{"code","message","details"?}}`. */
+export const ErrorBodySchema = v.object({
+  error: v.object({
+    code: v.string(),
+    message: v.string(),
+    details: v.optional(v.array(ErrorDetailSchema)),
+  }),
+});
+
+export const StoredSchema = v.object({ ip: v.string(), date: v.string(), file: v.string() });
+
+/** 201 for a new report, 200 with `duplicate: true` for a retry of one already stored. */
+export const UploadAnswerSchema = v.object({
+  ok: v.literal(true),
+  duplicate: v.boolean(),
+  stored: StoredSchema,
+  /** Seconds the server asks the agent to wait before its next report; null lets the agent choose. */
+  next_report_in: v.nullable(v.number()),
+});
+
+export const HealthAnswerSchema = v.object({
+  status: v.picklist(["ok", "degraded"]),
+  version: v.string(),
+  uptime_s: v.number(),
+  store: v.object({ writable: v.boolean(), files: v.number(), problem: v.optional(v.string()) }),
+});
+
+export type ErrorDetail = v.InferOutput<typeof ErrorDetailSchema>;
+export type ErrorBody = v.InferOutput<typeof ErrorBodySchema>;
+export type UploadAnswer = v.InferOutput<typeof UploadAnswerSchema>;
+export type HealthAnswer = v.InferOutput<typeof HealthAnswerSchema>;
+
+export function errorBody(code: string, message: string, details?: ErrorDetail[]): ErrorBody {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
