@@ -33,7 +33,7 @@ async function runServe(args: ServeArgs): Promise<void> {
       trustProxy: parseTrustProxy(args["trust-proxy"] as string | undefined),
       nextReportIn:
         intFlag("next-report-in", args["next-report-in"] as string | undefined, 1, 86_400) ?? null,
-      noAuth: args["no-auth"] === true,
+      noAuth: args.auth === false,
       tlsCert: args["tls-cert"] as string | undefined,
       tlsKey: args["tls-key"] as string | undefined,
       rateLimit: intFlag("rate-limit", String(args["rate-limit"]), 0, 1_000_000) ?? 100,

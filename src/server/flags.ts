@@ -21,7 +21,13 @@ export const serveArgs = {
     description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",
   },
   "next-report-in": { type: "string", description: "Seconds agents should wait before their next report" },
-  "no-auth": { type: "boolean", description: "Serve without tokens even off loopback (on purpose only)" },
+  // citty reads `--no-auth` as `auth: false`; a flag named "no-auth" would never be set.
+  auth: {
+    type: "boolean",
+    default: true,
+    description: "Ask for tokens",
+    negativeDescription: "Serve without tokens even off loopback (on purpose only)",
+  },
   "tls-cert": { type: "string", description: "PEM certificate for HTTPS" },
   "tls-key": { type: "string", description: "PEM private key for HTTPS" },
   "rate-limit": {

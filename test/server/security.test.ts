@@ -181,7 +181,10 @@ describe("the server process", () => {
   );
 
   test("a flood of bad requests from one source does not stop good uploads", async () => {
-    const server = await startServer(["--trust-proxy", "127.0.0.1", "--rate-limit", "50"]);
+    // Behind a proxy a token is always needed.
+    const dir = tempDir();
+    const { token } = createToken(dir, "ingest", "agents", new Date());
+    const server = await startServer(["--trust-proxy", "127.0.0.1", "--rate-limit", "50"], dir);
     servers.push(server);
     let flooding = true;
     let flooded = 0;
@@ -202,7 +205,11 @@ describe("the server process", () => {
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${server.url}/upload`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-forwarded-for": `192.0.2.${i + 1}` },
+        headers: {
+          "content-type": "application/json",
+          "x-forwarded-for": `192.0.2.${i + 1}`,
+          authorization: `Bearer ${token}`,
+        },
         body: JSON.stringify(sampleReport()),
       });
       good.push(res.status);
