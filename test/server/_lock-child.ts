@@ -13,7 +13,6 @@ try {
 } catch (error) {
   if ((error as Error).name !== "StoreLockedError") throw error;
 }
-console.log(release ? `won ${process.pid}` : "locked");
 if (release) {
   const hold = setInterval(() => {}, 60_000);
   process.once("SIGTERM", () => {
@@ -21,3 +20,4 @@ if (release) {
     clearInterval(hold);
   });
 }
+console.log(release ? `won ${process.pid}` : "locked");

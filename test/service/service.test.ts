@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { agentSpec } from "../../src/agent/install.ts";
-import { serverSpec } from "../../src/server/install.ts";
+import { serverSpec } from "../../src/server/commands/install.ts";
 import { maskEnvFile, parseEnvFile, renderEnvFile } from "../../src/shared/service/env-file.ts";
 import { executePlan } from "../../src/shared/service/execute.ts";
 import { type Plan, renderPlan, windowsArg, windowsCommandLine } from "../../src/shared/service/plan.ts";

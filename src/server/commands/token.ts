@@ -3,9 +3,9 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type ArgsDef, defineCommand } from "citty";
-import { UsageError } from "../shared/cli.ts";
-import { errorCode } from "../shared/errors.ts";
-import { createToken, ROLES, type Role, readTokens, readUsage, revokeToken } from "./auth/tokens.ts";
+import { UsageError } from "../../shared/cli.ts";
+import { errorCode } from "../../shared/errors.ts";
+import { createToken, ROLES, type Role, readTokens, readUsage, revokeToken } from "../auth/tokens.ts";
 
 const dataArg = {
   data: { type: "string", default: "./data", description: "The server's data directory" },
@@ -32,12 +32,10 @@ const create = defineCommand({
   meta: { name: "create", description: "Create a token (ingest: agents may upload; read: may query)" },
   args: {
     ...dataArg,
-    role: { type: "string", required: true, description: "ingest or read" },
+    role: { type: "enum", options: [...ROLES], required: true, description: "What the token may do" },
     name: { type: "string", description: "A name to list and revoke it by (default: <role>-<n>)" },
   },
   run({ args }) {
-    if (!ROLES.includes(args.role as Role))
-      throw new UsageError(`--role must be ingest or read, got "${args.role}"`);
     const { entry, token } = createToken(dataDir(args.data), args.role as Role, args.name, new Date());
     console.error(`created token "${entry.name}" with the ${entry.role} role; it is shown only this once:`);
     console.log(token);

@@ -6,7 +6,8 @@ export const serveArgs = {
   port: { type: "string", default: "5000", description: "TCP port (0 picks a free one)" },
   data: { type: "string", default: "./data", description: "Directory of the day files" },
   fsync: {
-    type: "string",
+    type: "enum",
+    options: ["always", "never"],
     default: "always",
     description: "always: durable before the answer; never: faster, unsafe",
   },
@@ -15,7 +16,12 @@ export const serveArgs = {
     default: String(8 * 1024 * 1024),
     description: "Largest report in bytes, after gzip too",
   },
-  timezone: { type: "string", default: "utc", description: "utc or local: which date names the day files" },
+  timezone: {
+    type: "enum",
+    options: ["utc", "local"],
+    default: "utc",
+    description: "Which date names the day files",
+  },
   "trust-proxy": {
     type: "string",
     description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",

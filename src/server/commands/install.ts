@@ -3,11 +3,11 @@
 // token create --data /var/lib/relevo-server ...` makes tokens it can read); on Windows as a SYSTEM task
 // with its data in C:\ProgramData\relevo\server. The install flags become the service's serve flags.
 import type { ArgsDef } from "citty";
-import { intFlag, UsageError } from "../shared/cli.ts";
-import { serviceCommands } from "../shared/service/command.ts";
-import { type Host, resolveOn } from "../shared/service/platform.ts";
-import type { Arg, ServiceSpec } from "../shared/service/spec.ts";
-import { serveArgs } from "./flags.ts";
+import { intFlag, UsageError } from "../../shared/cli.ts";
+import { serviceCommands } from "../../shared/service/command.ts";
+import { type Host, resolveOn } from "../../shared/service/platform.ts";
+import type { Arg, ServiceSpec } from "../../shared/service/spec.ts";
+import { serveArgs } from "./_serve-args.ts";
 
 /** The serve flags an installed service is started with, when given; unset ones keep serve's defaults. */
 const PASSED_ON = [
