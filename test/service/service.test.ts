@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { agentSpec } from "../../src/agent/install.ts";
+import { agentSpec } from "../../src/agent/commands/install.ts";
 import { serverSpec } from "../../src/server/commands/install.ts";
 import { maskEnvFile, parseEnvFile, renderEnvFile } from "../../src/shared/service/env-file.ts";
 import { executePlan } from "../../src/shared/service/execute.ts";
