@@ -1,7 +1,6 @@
 // Runs a citty command the way both executables should: --help and --version as citty does them, the
 // command line checked first (an unknown flag or a stray argument exits 2 with the closest known flag), and any
-// failure printed as one line (the stack only with --verbose) with exit code 1, never a silent exit 0. A closed
-// stdout (`| head`) ends the command quietly with 0, as other Unix tools do.
+// failure printed as one line (the stack only with --verbose) with exit code 1, never a silent exit 0.
 import { type ArgsDef, type CommandDef, runCommand, runMain } from "citty";
 import { checkArgs, resolveCommand } from "./_argv.ts";
 import { errorCode, errorMessage, UsageError } from "./errors.ts";
@@ -32,7 +31,6 @@ export async function runCli<T extends ArgsDef>(
     await checkArgs(resolved);
     await runCommand(main, { rawArgs: resolved.argv });
   } catch (error) {
-    if (errorCode(error) === "EPIPE") return;
     if (error instanceof UsageError || (error as { name?: string }).name === "CLIError") {
       console.error(`${name}: ${errorMessage(error)} (see ${usage} --help)`);
       process.exitCode = error instanceof UsageError ? error.exitCode : 2;
@@ -57,4 +55,13 @@ export function intFlag(
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
   }
   return n;
+}
+
+/** Writes a command's output; a reader that went away (`| head -c 100`) ends it quietly, as for other tools. */
+export async function writeStdout(text: string): Promise<void> {
+  try {
+    await Bun.write(Bun.stdout, text);
+  } catch (error) {
+    if (errorCode(error) !== "EPIPE") throw error;
+  }
 }
