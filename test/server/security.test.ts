@@ -220,3 +220,27 @@ describe("the server process", () => {
     expect(flooded).toBeGreaterThan(20);
   });
 });
+
+describe("time comes from the injected clock", () => {
+  test("the token registry rereads the token file when the clock says the recheck is due", async () => {
+    const dir = tempDir();
+    let now = new Date("2026-11-23T12:00:00Z");
+    const registry = new TokenRegistry(dir, 250, () => now);
+    createToken(dir, "read", "ops", new Date());
+    expect(registry.count).toBe(0);
+    now = new Date(now.getTime() + 300);
+    expect(registry.count).toBe(1);
+  });
+
+  test("a token's rate limit refills as the clock moves, not as the wall clock does", async () => {
+    let now = new Date("2026-11-23T12:00:00Z");
+    const { dir, upload } = await setup("required", { rateLimit: 1, clock: () => now });
+    const { token } = createToken(dir, "ingest", "agents", new Date());
+    const auth = { authorization: `Bearer ${token}` };
+    const statuses = [];
+    for (let i = 1; i <= 3; i++) statuses.push((await upload(auth, `198.51.100.${i}`)).status);
+    expect(statuses).toEqual([201, 201, 429]);
+    now = new Date(now.getTime() + 5_000);
+    expect((await upload(auth, "198.51.100.4")).status).toBe(201);
+  });
+});
