@@ -108,6 +108,21 @@ describe.skipIf(Boolean(skipWhy))("the Windows x64 executables under Wine", () =
     expect(gone.stdout).toContain("remove C:\\ProgramData\\relevo\\server and everything in it");
   }, 60_000);
 
+  test("the data directory's lock (CreateFileW, share mode 0, through bun:ffi) refuses a second server", async () => {
+    const data = tempDir("relevo-wine-lock-");
+    const serveArgs = ["serve", "--port", "0", "--data", data];
+    const first = await startServer([wine as string, server, ...serveArgs], tmpdir(), wineEnv);
+    const second = await wineRun(server, serveArgs, 60_000);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("in use by another relevo-server");
+    // Under Wine SIGTERM ends the process outright (143): the handle dies with it, and so does the lock.
+    await first.stop();
+    expect(existsSync(join(data, "relevo.lock"))).toBe(false);
+    const third = await startServer([wine as string, server, ...serveArgs], tmpdir(), wineEnv);
+    expect(third.log()).toContain("listening on");
+    await third.stop();
+  }, 120_000);
+
   test("run --once delivers to the Linux server", async () => {
     const url = linuxServer?.url as string;
     const before = (await reportsFrom127(url)).length;
