@@ -98,7 +98,15 @@ async function scenario(
   body: string,
 ): Promise<Row> {
   // Rate limiting off: the benchmark is one client sending as fast as it can.
-  const server = await startServer(["--fsync", fsync, "--trust-proxy", "127.0.0.1", "--rate-limit", "0"]);
+  const server = await startServer([
+    "--fsync",
+    fsync,
+    "--trust-proxy",
+    "127.0.0.1",
+    "--no-auth",
+    "--rate-limit",
+    "0",
+  ]);
   try {
     await load({
       url: server.url,
