@@ -102,7 +102,7 @@ async function scenario(
 ): Promise<Row> {
   // Rate limiting off: the benchmark is one client sending as fast as it can.
   const server = await startServer(
-    ["--fsync", fsync, "--trust-proxy", "127.0.0.1", "--rate-limit", "0"],
+    ["--fsync", fsync, "--trust-proxy", "127.0.0.1", "--no-auth", "--rate-limit", "0"],
     tempDir(),
     repo.dir,
   );

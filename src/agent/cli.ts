@@ -10,8 +10,8 @@ export const main = defineCommand({
   subCommands: {
     collect: () => import("./commands/collect.ts").then((m) => m.default),
     run: () => import("./commands/run.ts").then((m) => m.default),
-    install: () => import("./install.ts").then((m) => m.install),
-    uninstall: () => import("./install.ts").then((m) => m.uninstall),
+    install: () => import("./commands/install.ts").then((m) => m.install),
+    uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
   },
 });
 

@@ -1,6 +1,6 @@
 // The agent's settings: each one from its flag, else its RELEVO_* environment variable, else the config file,
-// else its default; an environment variable never overrides an explicit flag. Pure: the CLI hands in the
-// parsed flags, the environment and the config file's contents; nothing here reads process.env.
+// else its default; an environment variable never overrides an explicit flag. The CLI hands in the parsed
+// flags, the environment and the config file's contents; nothing here reads process.env (only the config file).
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { UsageError } from "../shared/cli.ts";
@@ -32,23 +32,61 @@ interface Spec {
   kind: Kind;
   min?: number;
   max?: number;
+  default?: number | boolean;
+  /** How --help names a default that is not a constant. */
+  defaultText?: string;
+  /** For --help; the default and the environment variable are added to it. */
+  description: string;
 }
 
-/** Every setting, in the order `--help` and the errors name them. */
+/**
+ * Every setting, once, in the order `--help` and the errors name them: `run`'s and `install`'s flags, the
+ * defaults, the environment variables and the config file's keys all come from here.
+ */
 export const SETTINGS = {
-  url: { flag: "url", env: "RELEVO_URL", kind: "url" },
-  token: { flag: "token", env: "RELEVO_TOKEN", kind: "text" },
-  interval: { flag: "interval", env: "RELEVO_INTERVAL", kind: "seconds", min: 1, max: 7 * 86_400 },
-  timeout: { flag: "timeout", env: "RELEVO_TIMEOUT", kind: "seconds", min: 1, max: 3_600 },
-  spool: { flag: "spool", env: "RELEVO_SPOOL", kind: "path" },
-  ca: { flag: "ca", env: "RELEVO_CA", kind: "path" },
-  noCommandLines: { flag: "no-command-lines", env: "RELEVO_NO_COMMAND_LINES", kind: "flag" },
+  url: { flag: "url", env: "RELEVO_URL", kind: "url", description: "The server, e.g. http://127.0.0.1:5000" },
+  token: { flag: "token", env: "RELEVO_TOKEN", kind: "text", description: "Ingest token sent as Bearer" },
+  interval: {
+    flag: "interval",
+    env: "RELEVO_INTERVAL",
+    kind: "seconds",
+    min: 1,
+    max: 7 * 86_400,
+    default: 300,
+    description: "Seconds between reports, plus up to 10 % jitter",
+  },
+  timeout: {
+    flag: "timeout",
+    env: "RELEVO_TIMEOUT",
+    kind: "seconds",
+    min: 1,
+    max: 3_600,
+    default: 30,
+    description: "Seconds to wait for the server",
+  },
+  spool: {
+    flag: "spool",
+    env: "RELEVO_SPOOL",
+    kind: "path",
+    defaultText: "per platform",
+    description: "Directory of undelivered reports",
+  },
+  ca: { flag: "ca", env: "RELEVO_CA", kind: "path", description: "PEM file of a private CA to trust" },
+  noCommandLines: {
+    flag: "no-command-lines",
+    env: "RELEVO_NO_COMMAND_LINES",
+    kind: "flag",
+    default: false,
+    description: "Leave process command lines out of reports",
+  },
   spoolMaxReports: {
     flag: "spool-max-reports",
     env: "RELEVO_SPOOL_MAX_REPORTS",
     kind: "count",
     min: 1,
     max: 1_000_000,
+    default: 1_000,
+    description: "Most reports kept in the spool",
   },
   spoolMaxBytes: {
     flag: "spool-max-bytes",
@@ -56,18 +94,20 @@ export const SETTINGS = {
     kind: "bytes",
     min: 64 * 1024,
     max: 1024 ** 4,
+    default: 100 * MiB,
+    description: "Most bytes kept in the spool, e.g. 100M",
   },
 } as const satisfies Record<string, Spec>;
 
 export type SettingName = keyof typeof SETTINGS;
 
-export const DEFAULTS = {
-  interval: 300,
-  timeout: 30,
-  noCommandLines: false,
-  spoolMaxReports: 1_000,
-  spoolMaxBytes: 100 * MiB,
-} as const;
+type WithDefault = {
+  [K in SettingName]: (typeof SETTINGS)[K] extends { default: unknown } ? K : never;
+}[SettingName];
+
+export const DEFAULTS = Object.fromEntries(
+  Object.entries(SETTINGS).flatMap(([name, spec]) => ("default" in spec ? [[name, spec.default]] : [])),
+) as { [K in WithDefault]: (typeof SETTINGS)[K]["default"] };
 
 /** Values as they arrive: strings from flags and the environment, JSON values from the config file. */
 export type Raw = string | number | boolean | undefined;
@@ -83,7 +123,7 @@ export interface SettingsInput {
   cwd: string;
 }
 
-interface Source {
+export interface Source {
   raw: Raw;
   /** How to name it in an error: `--interval`, `RELEVO_INTERVAL`, `"interval" in FILE`. */
   where: string;
@@ -110,23 +150,38 @@ function pick(name: SettingName, input: SettingsInput): Source | undefined {
   return undefined;
 }
 
+/** One setting's value from one source, checked the same way for `run`, `install` and the config file. */
+export function parseSetting(name: SettingName, source: Source): URL | string | number | boolean {
+  const spec: Spec = SETTINGS[name];
+  switch (spec.kind) {
+    case "url":
+      return parseUploadUrl(String(source.raw), source.where);
+    case "text":
+      return parseToken(source.raw, source.where);
+    case "path":
+      return parsePath(source);
+    case "flag":
+      return parseBool(source.raw, source.where);
+    default:
+      return parseNumber(source, spec);
+  }
+}
+
 export function resolveSettings(input: SettingsInput): AgentSettings {
-  const get = <T>(name: SettingName, parse: (source: Source, spec: Spec) => T): T | undefined => {
+  const get = <T>(name: SettingName): T | undefined => {
     const source = pick(name, input);
-    return source === undefined ? undefined : parse(source, SETTINGS[name]);
+    return source === undefined ? undefined : (parseSetting(name, source) as T);
   };
-  const url = get("url", (s) => parseUploadUrl(String(s.raw), s.where));
-  const noCommandLines = get("noCommandLines", (s) => parseBool(s.raw, s.where)) ?? DEFAULTS.noCommandLines;
   return {
-    uploadUrl: url,
-    token: get("token", (s) => parseToken(s.raw, s.where)),
-    intervalS: get("interval", parseNumber) ?? DEFAULTS.interval,
-    timeoutS: get("timeout", parseNumber) ?? DEFAULTS.timeout,
-    spoolDir: get("spool", parsePath) ?? input.paths.spoolDir,
-    caFile: get("ca", parsePath),
-    commandLines: !noCommandLines,
-    spoolMaxReports: get("spoolMaxReports", parseNumber) ?? DEFAULTS.spoolMaxReports,
-    spoolMaxBytes: get("spoolMaxBytes", parseNumber) ?? DEFAULTS.spoolMaxBytes,
+    uploadUrl: get<URL>("url"),
+    token: get<string>("token"),
+    intervalS: get<number>("interval") ?? DEFAULTS.interval,
+    timeoutS: get<number>("timeout") ?? DEFAULTS.timeout,
+    spoolDir: get<string>("spool") ?? input.paths.spoolDir,
+    caFile: get<string>("ca"),
+    commandLines: !(get<boolean>("noCommandLines") ?? DEFAULTS.noCommandLines),
+    spoolMaxReports: get<number>("spoolMaxReports") ?? DEFAULTS.spoolMaxReports,
+    spoolMaxBytes: get<number>("spoolMaxBytes") ?? DEFAULTS.spoolMaxBytes,
   };
 }
 

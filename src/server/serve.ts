@@ -53,9 +53,11 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const registry = new TokenRegistry(dataDir);
   const loopback = isLoopback(settings.host);
-  if (!loopback && !settings.noAuth && registry.count === 0) {
+  const proxied = settings.trustProxy.length > 0;
+  if ((!loopback || proxied) && !settings.noAuth && registry.count === 0) {
+    const where = loopback ? "behind a proxy (--trust-proxy)" : `on ${settings.host}`;
     throw new UsageError(
-      `refusing to listen on ${settings.host} with no API token: anyone could read the inventory. Create tokens with\n` +
+      `refusing to listen ${where} with no API token: anyone could read the inventory. Create tokens with\n` +
         `  relevo-server token create --role ingest --data ${dataDir}\n  relevo-server token create --role read --data ${dataDir}\n` +
         "or pass --no-auth to serve without tokens on purpose",
     );
@@ -68,7 +70,8 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
   const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
-  const mode: AuthMode = settings.noAuth ? "off" : loopback ? "if-tokens" : "required";
+  // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
+  const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
     store,
     auth: { mode, registry },
@@ -96,8 +99,12 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     `relevo-server ${VERSION} listening on ${tls ? "https" : "http"}://${server.hostname}:${server.port} (data ${dataDir}, fsync ${settings.fsync})`,
   );
   if (mode === "off") serveLog.warn("--no-auth: anyone who reaches this port can upload and read");
-  else if (mode === "if-tokens" && registry.count === 0) {
+  else if (mode === "if-tokens" && !registry.required) {
     serveLog.info("no API tokens yet: open on loopback only (relevo-server token create --role ingest|read)");
+  } else if (registry.count === 0) {
+    serveLog.warn(
+      "no API token left (tokens existed here before): every request needs one (relevo-server token create --role ingest|read)",
+    );
   }
   const flush = setInterval(() => registry.flushUsage(), 30_000);
   flush.unref();

@@ -1,12 +1,11 @@
-// Runs a citty command the way both executables should: --help and --version as citty does them, and any
+// Runs a citty command the way both executables should: --help and --version as citty does them, the
+// command line checked first (an unknown flag or a stray argument exits 2 with the closest known flag), and any
 // failure printed as one line (the stack only with --verbose) with exit code 1, never a silent exit 0.
 import { type ArgsDef, type CommandDef, runCommand, runMain } from "citty";
-import { errorMessage } from "./errors.ts";
+import { checkArgs, resolveCommand } from "./_argv.ts";
+import { errorCode, errorMessage, UsageError } from "./errors.ts";
 
-/** A mistake in how the command was called: printed with the usage. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 export async function runCli<T extends ArgsDef>(
   main: CommandDef<T>,
@@ -18,20 +17,27 @@ export async function runCli<T extends ArgsDef>(
     console.log(version);
     return;
   }
+  const root = main as unknown as CommandDef<ArgsDef>;
   if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
     // citty's own runner finds the subcommand whose usage was asked for (`token create --help`).
-    await runMain(main, { rawArgs });
+    const { argv } = await resolveCommand(root, rawArgs, true);
+    await runMain(main, { rawArgs: argv });
     return;
   }
+  let usage = name;
   try {
-    await runCommand(main, { rawArgs });
+    const resolved = await resolveCommand(root, rawArgs);
+    usage = [name, ...resolved.path].join(" ");
+    await checkArgs(resolved);
+    await runCommand(main, { rawArgs: resolved.argv });
   } catch (error) {
     if (error instanceof UsageError || (error as { name?: string }).name === "CLIError") {
-      console.error(`${name}: ${errorMessage(error)} (see ${name} --help)`);
-    } else {
-      console.error(`${name}: ${errorMessage(error)}`);
-      if (rawArgs.includes("--verbose") && error instanceof Error && error.stack) console.error(error.stack);
+      console.error(`${name}: ${errorMessage(error)} (see ${usage} --help)`);
+      process.exitCode = error instanceof UsageError ? error.exitCode : 2;
+      return;
     }
+    console.error(`${name}: ${errorMessage(error)}`);
+    if (rawArgs.includes("--verbose") && error instanceof Error && error.stack) console.error(error.stack);
     process.exitCode = 1;
   }
 }
@@ -49,4 +55,13 @@ export function intFlag(
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
   }
   return n;
+}
+
+/** Writes a command's output; a reader that went away (`| head -c 100`) ends it quietly, as for other tools. */
+export async function writeStdout(text: string): Promise<void> {
+  try {
+    await Bun.write(Bun.stdout, text);
+  } catch (error) {
+    if (errorCode(error) !== "EPIPE") throw error;
+  }
 }

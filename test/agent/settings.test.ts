@@ -2,6 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { settingFlags } from "../../src/agent/commands/_args.ts";
+import { agentSpec } from "../../src/agent/commands/install.ts";
 import { agentPaths, type PathContext } from "../../src/agent/paths.ts";
 import {
   type AgentSettings,
@@ -234,5 +236,76 @@ describe("agentPaths", () => {
   ];
   for (const [what, ctx, spool, configFile] of cases) {
     test(what, () => expect(agentPaths(ctx)).toEqual({ spoolDir: spool, configFile }));
+  }
+});
+
+describe("run and install read every setting the same way", () => {
+  const host = { platform: "linux" as const, cwd: "/work", env: {} };
+  /** What `run` makes of these flags: its settings, or the error it stops with. */
+  const run = (flags: Record<string, string | boolean>) => {
+    try {
+      return {
+        ok: true,
+        settings: resolveSettings({ flags: settingFlags(flags), env: {}, paths, cwd: "/work" }),
+      };
+    } catch (error) {
+      return { ok: false, message: (error as Error).message };
+    }
+  };
+  const install = (flags: Record<string, string | boolean>) => {
+    try {
+      return {
+        ok: true,
+        argv: agentSpec({ url: "http://inv:5000", ...flags }, host).args("/var/lib/relevo-agent"),
+      };
+    } catch (error) {
+      return { ok: false, message: (error as Error).message };
+    }
+  };
+  const cases: Array<Record<string, string | boolean>> = [
+    { url: "http://user:pw@inv:5000" },
+    { url: "http://inv:5000/#x" },
+    { url: "ftp://inv/" },
+    { url: "https://inv/relevo/" },
+    { interval: "1" },
+    { interval: "5" },
+    { interval: "604800" },
+    { interval: "604801" },
+    { interval: "0" },
+    { interval: "1.5" },
+    { timeout: "0" },
+    { timeout: "3600" },
+    { "spool-max-bytes": "100M" },
+    { "spool-max-bytes": "1K" },
+    { "spool-max-reports": "0" },
+    { token: "two words" },
+    { token: "rlv_abc" },
+    { "command-lines": false },
+  ];
+  for (const flags of cases) {
+    test(JSON.stringify(flags), () => {
+      const ran = run({ url: "http://inv:5000", ...flags });
+      const installed = install(flags);
+      expect(installed.ok).toBe(ran.ok);
+      if (!ran.ok) {
+        expect(installed.message).toBe(ran.message as string);
+        return;
+      }
+      // The installed service's own command line starts: `run` accepts every flag install wrote.
+      const argv = installed.argv ?? [];
+      const written: Record<string, string | boolean> = {};
+      for (let i = 1; i < argv.length; i++) {
+        const flag = String(argv[i]).replace(/^--/, "");
+        if (flag === "no-command-lines") written["command-lines"] = false;
+        else written[flag] = String(argv[++i]);
+      }
+      const service = run(written);
+      expect(service.ok).toBe(true);
+      expect({ ...service.settings, spoolDir: "", token: undefined }).toEqual({
+        ...ran.settings,
+        spoolDir: "",
+        token: undefined,
+      } as never);
+    });
   }
 });

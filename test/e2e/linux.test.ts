@@ -128,6 +128,50 @@ describe.skipIf(!supported)("the Linux x64 executables, alone in an empty folder
     expect(u.stdout).toContain("remove /var/lib/relevo-server and everything in it");
   });
 
+  test("the data directory's lock (flock through bun:ffi) holds in the compiled server", async () => {
+    const data = tempDir("relevo-e2e-lock-");
+    const first = await startServer(bare(server, "serve", "--port", "0", "--data", data), work);
+    const second = await run(bare(server, "serve", "--port", "0", "--data", data), {
+      cwd: work,
+      timeoutMs: 10_000,
+    });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("in use by another relevo-server");
+    expect(await first.stop()).toBe(0);
+    const third = await startServer(bare(server, "serve", "--port", "0", "--data", data), work);
+    expect(await third.stop()).toBe(0);
+  }, 30_000);
+
+  test("an unknown flag is refused with exit 2 and the closest flag", async () => {
+    const cases: Array<[string, string[], string]> = [
+      [server, ["serve", "--porrt", "5999"], "unknown flag --porrt for serve; did you mean --port?"],
+      [server, ["serve", "--tls-crt", "c.pem"], "did you mean --tls-cert?"],
+      [agent, ["run", "--url", "http://127.0.0.1:9", "--intervall", "5"], "did you mean --interval?"],
+      [agent, ["collect", "now"], 'unexpected argument "now" for collect'],
+    ];
+    for (const [exe, args, message] of cases) {
+      const out = await run(bare(exe, ...args), { cwd: work, timeoutMs: 10_000 });
+      expect(out.code).toBe(2);
+      expect(out.stderr).toContain(message);
+    }
+  });
+
+  test("collect | head -c 100 ends quietly with status 0", async () => {
+    const out = await run(
+      ["/bin/bash", "-c", '"$0" collect | head -c 100 >/dev/null; exit "$PIPESTATUS"', agent],
+      { cwd: work, timeoutMs: 30_000 },
+    );
+    expect(out.stderr).not.toContain("EPIPE");
+    expect(out.code).toBe(0);
+    // Closed before the report is written: the write itself meets the closed pipe.
+    const closed = await run(["/bin/bash", "-c", '"$0" collect | true; exit "$PIPESTATUS"', agent], {
+      cwd: work,
+      timeoutMs: 30_000,
+    });
+    expect(closed.stderr).toBe("");
+    expect(closed.code).toBe(0);
+  }, 60_000);
+
   // As root, drop to nobody to see the refusal; as anyone else, the refusal is what happens anyway.
   const asUser =
     process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];

@@ -108,6 +108,38 @@ describe.skipIf(Boolean(skipWhy))("the Windows x64 executables under Wine", () =
     expect(gone.stdout).toContain("remove C:\\ProgramData\\relevo\\server and everything in it");
   }, 60_000);
 
+  test("the data directory's lock (CreateFileW, share mode 0, through bun:ffi) refuses a second server", async () => {
+    // Its own prefix: Windows processes ended by a signal can leave a prefix's wineserver in a state where
+    // the next program there exits 0 at once, doing nothing.
+    const lockPrefix = `${prefix}-lock`;
+    const env = { ...wineEnv, WINEPREFIX: lockPrefix };
+    const setup = await run(["bash", setupScript, lockPrefix], { env, timeoutMs: 120_000 });
+    expect(setup.code, setup.stderr).toBe(0);
+    const data = tempDir("relevo-wine-lock-");
+    const lockFile = join(data, "relevo.lock");
+    const serveArgs = [wine as string, server, "serve", "--port", "0", "--data", data];
+    // Under Wine SIGTERM ends the process outright (143); wineserver closes its handles a moment later, and
+    // the lock file (delete on close) goes with them.
+    const lockGone = async () => {
+      for (let i = 0; i < 300 && existsSync(lockFile); i++) await Bun.sleep(50);
+      return !existsSync(lockFile);
+    };
+    try {
+      const first = await startServer(serveArgs, tmpdir(), env);
+      const second = await run(serveArgs, { env, cwd: tmpdir(), timeoutMs: 60_000 });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain("in use by another relevo-server");
+      await first.stop();
+      expect(await lockGone()).toBe(true);
+      const third = await startServer(serveArgs, tmpdir(), env);
+      expect(third.log()).toContain("listening on");
+      await third.stop();
+      expect(await lockGone()).toBe(true);
+    } finally {
+      await run(["wineserver", "-k"], { env, timeoutMs: 15_000 }).catch(() => undefined);
+    }
+  }, 240_000);
+
   test("run --once delivers to the Linux server", async () => {
     const url = linuxServer?.url as string;
     const before = (await reportsFrom127(url)).length;

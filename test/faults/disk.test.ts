@@ -9,7 +9,8 @@ import { sampleReport } from "../helpers/report.ts";
 import { type RunningServer, startServer, tempDir } from "../helpers/server.ts";
 import { expectIntact } from "./helpers.ts";
 
-const ARGS = ["--rate-limit", "0", "--trust-proxy", "127.0.0.1"];
+// A proxy in front means tokens unless --no-auth: these tests are about the store, not auth.
+const ARGS = ["--rate-limit", "0", "--trust-proxy", "127.0.0.1", "--no-auth"];
 const mountPoint = tempDir("relevo-tmpfs-");
 const running = new Set<RunningServer>();
 

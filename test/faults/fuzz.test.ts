@@ -24,6 +24,8 @@ beforeAll(async () => {
     "0",
     "--trust-proxy",
     "127.0.0.1",
+    // Behind a proxy tokens are required unless --no-auth: this suite is about bodies, not auth.
+    "--no-auth",
     "--max-body",
     String(MAX_BODY),
     "--body-timeout",

@@ -11,7 +11,8 @@ import { checkDir, expectIntact } from "./helpers.ts";
 
 const CLIENTS = 8;
 // Each client is its own host (a trusted proxy forwards for it), so the uploads go to 8 day files.
-const ARGS = ["--rate-limit", "0", "--trust-proxy", "127.0.0.1"];
+// A proxy in front means tokens unless --no-auth: these tests are about the store, not auth.
+const ARGS = ["--rate-limit", "0", "--trust-proxy", "127.0.0.1", "--no-auth"];
 const running = new Set<RunningServer>();
 
 afterAll(async () => {

@@ -278,7 +278,10 @@ describe("the server process", () => {
   );
 
   test("a flood of bad requests from one source does not stop good uploads", async () => {
-    const server = await startServer(["--trust-proxy", "127.0.0.1", "--rate-limit", "50"]);
+    // Behind a proxy a token is always needed.
+    const dir = tempDir();
+    const { token } = createToken(dir, "ingest", "agents", new Date());
+    const server = await startServer(["--trust-proxy", "127.0.0.1", "--rate-limit", "50"], dir);
     servers.push(server);
     let flooding = true;
     let flooded = 0;
@@ -299,7 +302,11 @@ describe("the server process", () => {
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${server.url}/upload`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-forwarded-for": `192.0.2.${i + 1}` },
+        headers: {
+          "content-type": "application/json",
+          "x-forwarded-for": `192.0.2.${i + 1}`,
+          authorization: `Bearer ${token}`,
+        },
         body: JSON.stringify(sampleReport()),
       });
       good.push(res.status);
@@ -308,5 +315,29 @@ describe("the server process", () => {
     await Promise.all(flood);
     expect(good.every((s) => s === 201)).toBe(true);
     expect(flooded).toBeGreaterThan(20);
+  });
+});
+
+describe("time comes from the injected clock", () => {
+  test("the token registry rereads the token file when the clock says the recheck is due", async () => {
+    const dir = tempDir();
+    let now = new Date("2026-11-23T12:00:00Z");
+    const registry = new TokenRegistry(dir, 250, () => now);
+    createToken(dir, "read", "ops", new Date());
+    expect(registry.count).toBe(0);
+    now = new Date(now.getTime() + 300);
+    expect(registry.count).toBe(1);
+  });
+
+  test("a token's rate limit refills as the clock moves, not as the wall clock does", async () => {
+    let now = new Date("2026-11-23T12:00:00Z");
+    const { dir, upload } = await setup("required", { rateLimit: 1, clock: () => now });
+    const { token } = createToken(dir, "ingest", "agents", new Date());
+    const auth = { authorization: `Bearer ${token}` };
+    const statuses = [];
+    for (let i = 1; i <= 3; i++) statuses.push((await upload(auth, `198.51.100.${i}`)).status);
+    expect(statuses).toEqual([201, 201, 429]);
+    now = new Date(now.getTime() + 5_000);
+    expect((await upload(auth, "198.51.100.4")).status).toBe(201);
   });
 });

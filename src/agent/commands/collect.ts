@@ -1,6 +1,7 @@
 // `relevo-agent collect [--pretty]`: one report on stdout, nothing sent. Logs go to stderr, so
 // `relevo-agent collect | jq` sees only the report.
 import { defineCommand } from "citty";
+import { writeStdout } from "../../shared/cli.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { checkReport } from "../../shared/report.ts";
 import { collectReport } from "../collect/index.ts";
@@ -27,6 +28,6 @@ export default defineCommand({
     }
     for (const error of report.errors)
       logger("collect").warn(`collector ${error.collector}: ${error.message}`);
-    await Bun.write(Bun.stdout, `${JSON.stringify(report, null, args.pretty ? 2 : undefined)}\n`);
+    await writeStdout(`${JSON.stringify(report, null, args.pretty ? 2 : undefined)}\n`);
   },
 });

@@ -7,40 +7,18 @@ import { errorMessage } from "../../shared/errors.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { runAgent } from "../agent.ts";
 import { createCollector } from "../collect/index.ts";
-import { DEFAULTS } from "../settings.ts";
-import { commonArgs, loadSettings } from "./_args.ts";
+import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
 import { collectorOptions } from "./_collector.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Collect and send a report every interval; keep what cannot be sent" },
   args: {
-    url: { type: "string", description: "The server, e.g. http://127.0.0.1:5000 (env RELEVO_URL)" },
-    interval: {
-      type: "string",
-      description: `Seconds between reports, plus up to 10 % jitter (default ${DEFAULTS.interval}; env RELEVO_INTERVAL)`,
-    },
+    ...settingArgs(["url", "interval"]),
     once: {
       type: "boolean",
       description: "One report (after the spool), then exit; non-zero if not delivered",
     },
-    token: { type: "string", description: "Ingest token sent as Bearer (env RELEVO_TOKEN)" },
-    spool: {
-      type: "string",
-      description: "Directory of undelivered reports (default: per platform; env RELEVO_SPOOL)",
-    },
-    ca: { type: "string", description: "PEM file of a private CA to trust (env RELEVO_CA)" },
-    timeout: {
-      type: "string",
-      description: `Seconds to wait for the server (default ${DEFAULTS.timeout}; env RELEVO_TIMEOUT)`,
-    },
-    "spool-max-reports": {
-      type: "string",
-      description: `Most reports kept (default ${DEFAULTS.spoolMaxReports}; env RELEVO_SPOOL_MAX_REPORTS)`,
-    },
-    "spool-max-bytes": {
-      type: "string",
-      description: "Most bytes kept, e.g. 100M (default 100 MiB; env RELEVO_SPOOL_MAX_BYTES)",
-    },
+    ...settingArgs(["token", "spool", "ca", "timeout", "spoolMaxReports", "spoolMaxBytes"]),
     ...commonArgs,
   },
   async run({ args }) {

@@ -1,5 +1,6 @@
-// Who may call what: `ingest` tokens may upload, `read` tokens may query. On loopback with no token created
-// the server is open (a local trial); anywhere else a token is always required unless --no-auth.
+// Who may call what: `ingest` tokens may upload, `read` tokens may query. On loopback, in a data directory
+// that has never had a token, the server is open (a local trial); anywhere else, behind a proxy, or once a
+// token has existed there (even if all are revoked since), a token is always required unless --no-auth.
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
@@ -14,10 +15,21 @@ export interface AuthOptions {
 
 const SCHEME = /^(?:Bearer|Token)\s+(\S{1,512})\s*$/i;
 
+/** Headers only a proxy adds: such a request comes from somewhere else, whatever the TCP peer says. */
+const PROXY_HEADERS = ["forwarded", "x-forwarded-for", "x-real-ip", "via"];
+
+/** Whether this request may go without a token: never behind a proxy, never once tokens have existed. */
+export function openToAll(auth: AuthOptions, header: (name: string) => string | undefined): boolean {
+  if (auth.mode === "off") return true;
+  if (auth.mode === "required") return false;
+  if (auth.registry?.required) return false;
+  return !PROXY_HEADERS.some((name) => header(name) !== undefined);
+}
+
 export function requireRole(role: Role, auth: AuthOptions, clock: () => Date): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const { mode, registry } = auth;
-    if (mode === "off" || (mode === "if-tokens" && (registry?.count ?? 0) === 0)) return next();
+    const { registry } = auth;
+    if (openToAll(auth, (name) => c.req.header(name))) return next();
     const challenge = { "www-authenticate": 'Bearer realm="relevo"' };
     const presented = SCHEME.exec(c.req.header("authorization") ?? "")?.[1];
     if (!presented) {

@@ -1,17 +1,35 @@
 // API tokens with roles, kept in <data>/tokens.json (mode 0600) as SHA-256 hashes only: the token itself is
-// shown once, when it is created. The CLI writes this file; the server rereads it when it changes, so a
-// revocation takes effect without a restart. Last use is kept apart, in tokens-used.json, which only the
-// server writes, so it can never resurrect a token the CLI just revoked.
+// shown once, when it is created, and only after the file holding its hash is on disk. The CLI changes this
+// file under tokens.lock, so parallel `token create`s never lose one another's tokens; the server rereads it
+// when it changes, so a revocation takes effect without a restart. Last use is kept apart, in
+// tokens-used.json, which only the server writes, so it can never resurrect a token the CLI just revoked.
+//
+// Once a token has existed in a data directory, the marker file `auth-required` stays: revoking the last
+// token, or deleting tokens.json, then shuts the door instead of opening it.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
+import { errorMessage } from "../../shared/errors.ts";
+import { waitLock } from "../../shared/file-lock.ts";
 
 export const ROLES = ["ingest", "read"] as const;
 export type Role = (typeof ROLES)[number];
 
 const TOKENS_FILE = "tokens.json";
 const USAGE_FILE = "tokens-used.json";
+const LOCK_FILE = "tokens.lock";
+export const AUTH_MARKER = "auth-required";
 const PREFIX = "rlv_";
 
 const TokenEntrySchema = v.object({
@@ -34,18 +52,67 @@ function hashToken(token: string): Buffer {
 export function readTokens(dataDir: string): TokenEntry[] {
   const path = tokensPath(dataDir);
   if (!existsSync(path)) return [];
-  const parsed = v.safeParse(TokenFileSchema, JSON.parse(readFileSync(path, "utf8")));
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new Error(`${path} is damaged: ${errorMessage(error)}`);
+  }
+  const parsed = v.safeParse(TokenFileSchema, json);
   if (!parsed.success) throw new Error(`${path} is damaged: ${v.summarize(parsed.issues)}`);
   return parsed.output.tokens;
 }
 
-/** Written beside and renamed over, mode 0600, so a reader never sees half a file. */
-function writeTokens(dataDir: string, tokens: TokenEntry[]): void {
-  const path = tokensPath(dataDir);
+/** Written beside, fsynced, renamed over and the directory fsynced: on disk, whole, before anyone is told. */
+function writeDurably(path: string, text: string): void {
   const temp = `${path}.tmp`;
-  writeFileSync(temp, `${JSON.stringify({ tokens }, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temp, 0o600);
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(temp, path);
+  syncDirectory(join(path, ".."));
+}
+
+function syncDirectory(dir: string): void {
+  // Windows cannot open a directory; NTFS journals the rename itself.
+  if (process.platform === "win32") return;
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads, changes and durably writes the token file while holding tokens.lock. */
+function updateTokens<T>(
+  dataDir: string,
+  change: (tokens: TokenEntry[]) => { tokens: TokenEntry[]; result: T },
+): T {
+  const lock = waitLock(join(dataDir, LOCK_FILE), 15_000, `the token file in ${dataDir}`);
+  try {
+    const { tokens, result } = change(readTokens(dataDir));
+    if (tokens.length) markAuthRequired(dataDir);
+    writeDurably(tokensPath(dataDir), `${JSON.stringify({ tokens }, null, 2)}\n`);
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Records, for good, that this data directory has had tokens. */
+export function markAuthRequired(dataDir: string): void {
+  const path = join(dataDir, AUTH_MARKER);
+  if (existsSync(path)) return;
+  writeDurably(
+    path,
+    "Tokens have existed in this data directory, so the server always asks for one (even with none left).\n" +
+      "Only --no-auth serves without tokens. Deleting this file reopens a loopback server to anyone on it.\n",
+  );
 }
 
 export function createToken(
@@ -54,20 +121,21 @@ export function createToken(
   name: string | undefined,
   now: Date,
 ): { entry: TokenEntry; token: string } {
-  const tokens = readTokens(dataDir);
-  const chosen = name ?? nextName(tokens, role);
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(chosen))
+  if (name !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(name))
     throw new Error(`token names are 1-64 letters, digits, ".", "_" or "-"`);
-  if (tokens.some((t) => t.name === chosen)) throw new Error(`a token named "${chosen}" exists already`);
   // 256 random bits; the prefix makes a leaked token easy to recognise in logs and secret scanners.
   const token = `${PREFIX}${randomBytes(32).toString("base64url")}`;
-  const entry: TokenEntry = {
-    name: chosen,
-    role,
-    hash: hashToken(token).toString("hex"),
-    created_at: now.toISOString(),
-  };
-  writeTokens(dataDir, [...tokens, entry]);
+  const entry = updateTokens(dataDir, (tokens) => {
+    const chosen = name ?? nextName(tokens, role);
+    if (tokens.some((t) => t.name === chosen)) throw new Error(`a token named "${chosen}" exists already`);
+    const entry: TokenEntry = {
+      name: chosen,
+      role,
+      hash: hashToken(token).toString("hex"),
+      created_at: now.toISOString(),
+    };
+    return { tokens: [...tokens, entry], result: entry };
+  });
   return { entry, token };
 }
 
@@ -76,14 +144,11 @@ function nextName(tokens: TokenEntry[], role: Role): string {
 }
 
 export function revokeToken(dataDir: string, name: string): TokenEntry {
-  const tokens = readTokens(dataDir);
-  const found = tokens.find((t) => t.name === name);
-  if (!found) throw new Error(`no token named "${name}" (see: relevo-server token list)`);
-  writeTokens(
-    dataDir,
-    tokens.filter((t) => t !== found),
-  );
-  return found;
+  return updateTokens(dataDir, (tokens) => {
+    const found = tokens.find((t) => t.name === name);
+    if (!found) throw new Error(`no token named "${name}" (see: relevo-server token list)`);
+    return { tokens: tokens.filter((t) => t !== found), result: found };
+  });
 }
 
 export function readUsage(dataDir: string): Record<string, string> {
@@ -99,12 +164,14 @@ export class TokenRegistry {
   private entries: Array<TokenEntry & { digest: Buffer }> = [];
   private stamp = "";
   private checkedAt = 0;
+  private marked = false;
   private readonly used = new Map<string, string>();
   private usageDirty = false;
 
   constructor(
     private readonly dataDir: string,
     private readonly recheckMs = 250,
+    private readonly clock: () => Date = () => new Date(),
   ) {
     this.reload(true);
   }
@@ -114,8 +181,14 @@ export class TokenRegistry {
     return this.entries.length;
   }
 
+  /** True once tokens have existed here (now or ever, by the marker): no request goes without one. */
+  get required(): boolean {
+    this.reload(false);
+    return this.marked;
+  }
+
   private reload(force: boolean): void {
-    const now = Date.now();
+    const now = this.clock().getTime();
     if (!force && now - this.checkedAt < this.recheckMs) return;
     this.checkedAt = now;
     let stamp = "none";
@@ -123,12 +196,21 @@ export class TokenRegistry {
       const stat = statSync(tokensPath(this.dataDir));
       stamp = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
     } catch {}
-    if (stamp === this.stamp) return;
-    try {
-      this.entries = readTokens(this.dataDir).map((t) => ({ ...t, digest: Buffer.from(t.hash, "hex") }));
-      this.stamp = stamp;
-    } catch {
-      // A damaged file keeps the last good list rather than opening the door.
+    if (stamp !== this.stamp) {
+      try {
+        this.entries = readTokens(this.dataDir).map((t) => ({ ...t, digest: Buffer.from(t.hash, "hex") }));
+        this.stamp = stamp;
+      } catch {
+        // A damaged file keeps the last good list rather than opening the door.
+      }
+    }
+    if (!this.marked) this.marked = existsSync(join(this.dataDir, AUTH_MARKER));
+    if (!this.marked && this.entries.length) {
+      // A token file from before the marker, or written by hand: remember it from now on.
+      this.marked = true;
+      try {
+        markAuthRequired(this.dataDir);
+      } catch {}
     }
   }
 
@@ -145,13 +227,15 @@ export class TokenRegistry {
     return match;
   }
 
-  /** Writes last-use times (called now and then and at shutdown). */
+  /** Writes last-use times (called now and then and at shutdown), whole or not at all. */
   flushUsage(): void {
     if (!this.usageDirty) return;
     this.usageDirty = false;
     try {
       const merged = { ...readUsage(this.dataDir), ...Object.fromEntries(this.used) };
-      writeFileSync(join(this.dataDir, USAGE_FILE), JSON.stringify(merged), { mode: 0o600 });
+      const path = join(this.dataDir, USAGE_FILE);
+      writeFileSync(`${path}.tmp`, JSON.stringify(merged), { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
     } catch {}
   }
 }

@@ -1,46 +1,29 @@
-// One server per data directory: a lock file holding the owner's pid. A lock left by a process that is gone
-// (killed, crashed) is taken over; a live owner makes the second server refuse to start.
-import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
+// One server per data directory: `relevo.lock`, held through a lock the kernel releases when the server dies
+// (see shared/file-lock.ts). Its contents only say who holds it, for the message a second server prints.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { errorCode } from "../../shared/errors.ts";
+import { tryLock } from "../../shared/file-lock.ts";
 import { StoreLockedError } from "./types.ts";
 
 export const LOCK_FILE = "relevo.lock";
 const heldHere = new Set<string>();
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === "EPERM";
-  }
-}
-
 export function acquireLock(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
   if (heldHere.has(path)) throw new StoreLockedError(`data directory ${dir} is already open in this process`);
-  const body = JSON.stringify({ pid: process.pid, since: new Date().toISOString() });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, body, { flag: "wx", mode: 0o600 });
-      heldHere.add(path);
-      return () => release(path);
-    } catch (error) {
-      if (errorCode(error) !== "EEXIST") throw error;
-      const owner = readOwner(path);
-      if (owner && owner !== process.pid && isAlive(owner)) {
-        throw new StoreLockedError(
-          `data directory ${dir} is in use by another relevo-server (pid ${owner}); stop it or pass another --data`,
-        );
-      }
-      // Stale: its owner is gone. Remove and try once more, so two starters cannot both take it.
-      try {
-        unlinkSync(path);
-      } catch {}
-    }
+  const held = tryLock(path);
+  if (!held) {
+    const owner = readOwner(path);
+    throw new StoreLockedError(
+      `data directory ${dir} is in use by another relevo-server${owner ? ` (pid ${owner})` : ""}; stop it or pass another --data`,
+    );
   }
-  throw new StoreLockedError(`could not take the lock ${path}`);
+  held.describe(`${JSON.stringify({ pid: process.pid, since: new Date().toISOString() })}\n`);
+  heldHere.add(path);
+  return () => {
+    heldHere.delete(path);
+    held.release();
+  };
 }
 
 function readOwner(path: string): number | null {
@@ -50,11 +33,4 @@ function readOwner(path: string): number | null {
   } catch {
     return null;
   }
-}
-
-function release(path: string): void {
-  heldHere.delete(path);
-  try {
-    if (readOwner(path) === process.pid) unlinkSync(path);
-  } catch {}
 }

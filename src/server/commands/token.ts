@@ -1,24 +1,42 @@
 // `relevo-server token create|list|revoke`: manages the API tokens in the data directory. Only hashes are
 // stored; the new token is printed once, on the last line, so scripts can take it with `tail -n 1`.
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { type ArgsDef, defineCommand } from "citty";
-import { UsageError } from "../shared/cli.ts";
-import { createToken, ROLES, type Role, readTokens, readUsage, revokeToken } from "./auth/tokens.ts";
+import { UsageError } from "../../shared/cli.ts";
+import { errorCode } from "../../shared/errors.ts";
+import { createToken, ROLES, type Role, readTokens, readUsage, revokeToken } from "../auth/tokens.ts";
 
 const dataArg = {
   data: { type: "string", default: "./data", description: "The server's data directory" },
 } as const satisfies ArgsDef;
 
+/** The data directory named by --data, which must exist: the server creates it, the token commands do not. */
+function dataDir(value: string): string {
+  const dir = resolve(value);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT" && errorCode(error) !== "ENOTDIR") throw error;
+  }
+  if (!isDir) {
+    throw new UsageError(
+      `--data ${value}: no such directory. Name the server's data directory, or start the server once with --data ${value} to create it`,
+    );
+  }
+  return dir;
+}
+
 const create = defineCommand({
   meta: { name: "create", description: "Create a token (ingest: agents may upload; read: may query)" },
   args: {
     ...dataArg,
-    role: { type: "string", required: true, description: "ingest or read" },
+    role: { type: "enum", options: [...ROLES], required: true, description: "What the token may do" },
     name: { type: "string", description: "A name to list and revoke it by (default: <role>-<n>)" },
   },
   run({ args }) {
-    if (!ROLES.includes(args.role as Role))
-      throw new UsageError(`--role must be ingest or read, got "${args.role}"`);
-    const { entry, token } = createToken(args.data, args.role as Role, args.name, new Date());
+    const { entry, token } = createToken(dataDir(args.data), args.role as Role, args.name, new Date());
     console.error(`created token "${entry.name}" with the ${entry.role} role; it is shown only this once:`);
     console.log(token);
   },
@@ -28,8 +46,9 @@ const list = defineCommand({
   meta: { name: "list", description: "List tokens: names, roles, created, last used (never the tokens)" },
   args: dataArg,
   run({ args }) {
-    const tokens = readTokens(args.data);
-    const used = readUsage(args.data);
+    const dir = dataDir(args.data);
+    const tokens = readTokens(dir);
+    const used = readUsage(dir);
     if (!tokens.length) {
       console.log("no tokens (relevo-server token create --role ingest|read)");
       return;
@@ -50,7 +69,7 @@ const revoke = defineCommand({
   },
   args: { ...dataArg, name: { type: "positional", required: true, description: "The token's name" } },
   run({ args }) {
-    const gone = revokeToken(args.data, args.name);
+    const gone = revokeToken(dataDir(args.data), args.name);
     console.log(`revoked "${gone.name}" (${gone.role})`);
   },
 });

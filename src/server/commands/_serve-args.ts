@@ -6,7 +6,8 @@ export const serveArgs = {
   port: { type: "string", default: "5000", description: "TCP port (0 picks a free one)" },
   data: { type: "string", default: "./data", description: "Directory of the day files" },
   fsync: {
-    type: "string",
+    type: "enum",
+    options: ["always", "never"],
     default: "always",
     description: "always: durable before the answer; never: faster, unsafe",
   },
@@ -15,13 +16,24 @@ export const serveArgs = {
     default: String(8 * 1024 * 1024),
     description: "Largest report in bytes, after gzip too",
   },
-  timezone: { type: "string", default: "utc", description: "utc or local: which date names the day files" },
+  timezone: {
+    type: "enum",
+    options: ["utc", "local"],
+    default: "utc",
+    description: "Which date names the day files",
+  },
   "trust-proxy": {
     type: "string",
     description: "Comma-separated proxy IPs whose X-Forwarded-For is believed",
   },
   "next-report-in": { type: "string", description: "Seconds agents should wait before their next report" },
-  "no-auth": { type: "boolean", description: "Serve without tokens even off loopback (on purpose only)" },
+  // citty reads `--no-auth` as `auth: false`; a flag named "no-auth" would never be set.
+  auth: {
+    type: "boolean",
+    default: true,
+    description: "Ask for tokens",
+    negativeDescription: "Serve without tokens even off loopback (on purpose only)",
+  },
   "tls-cert": { type: "string", description: "PEM certificate for HTTPS" },
   "tls-key": { type: "string", description: "PEM private key for HTTPS" },
   "rate-limit": {

@@ -3,11 +3,11 @@
 // token create --data /var/lib/relevo-server ...` makes tokens it can read); on Windows as a SYSTEM task
 // with its data in C:\ProgramData\relevo\server. The install flags become the service's serve flags.
 import type { ArgsDef } from "citty";
-import { intFlag, UsageError } from "../shared/cli.ts";
-import { serviceCommands } from "../shared/service/command.ts";
-import { type Host, resolveOn } from "../shared/service/platform.ts";
-import type { Arg, ServiceSpec } from "../shared/service/spec.ts";
-import { serveArgs } from "./flags.ts";
+import { intFlag, UsageError } from "../../shared/cli.ts";
+import { serviceCommands } from "../../shared/service/command.ts";
+import { type Host, resolveOn } from "../../shared/service/platform.ts";
+import type { Arg, ServiceSpec } from "../../shared/service/spec.ts";
+import { serveArgs } from "./_serve-args.ts";
 
 /** The serve flags an installed service is started with, when given; unset ones keep serve's defaults. */
 const PASSED_ON = [
@@ -32,7 +32,7 @@ const installArgs = {
   ...(Object.fromEntries(PASSED_ON.map((name) => [name, withoutDefault(serveArgs[name])])) as {
     [K in (typeof PASSED_ON)[number]]: Omit<(typeof serveArgs)[K], "default">;
   }),
-  "no-auth": serveArgs["no-auth"],
+  auth: serveArgs.auth,
   "tls-cert": { ...serveArgs["tls-cert"], description: "PEM certificate for HTTPS (handed to the service)" },
   "tls-key": { ...serveArgs["tls-key"], description: "PEM private key for HTTPS (handed to the service)" },
 } satisfies ArgsDef;
@@ -46,7 +46,7 @@ function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "
     const value = args[flag];
     if (typeof value === "string" && value !== "") extra.push(`--${flag}`, value);
   }
-  if (args["no-auth"] === true) extra.push("--no-auth");
+  if (args.auth === false) extra.push("--no-auth");
   const cert = args["tls-cert"];
   const key = args["tls-key"];
   if ((typeof cert === "string") !== (typeof key === "string"))

@@ -1,0 +1,45 @@
+// `relevo-server serve` (the default command): turns the flags into settings and runs the server until
+// SIGTERM or SIGINT.
+import { defineCommand } from "citty";
+import { intFlag } from "../../shared/cli.ts";
+import { setLogLevel } from "../../shared/log.ts";
+import { serveArgs } from "./_serve-args.ts";
+
+export default defineCommand({
+  meta: { name: "serve", description: "Receive reports and answer queries (the default command)" },
+  args: serveArgs,
+  async run({ args }) {
+    // Loaded here, not at the top, so `--version`, `token` and `install` start without the HTTP stack.
+    const { parseTrustProxy, serve } = await import("../serve.ts");
+    // Explicit: consola would go quiet under NODE_ENV=test, which child processes of `bun test` inherit.
+    setLogLevel(args.verbose ? 4 : 3);
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    try {
+      await serve(
+        {
+          host: args.host,
+          port: intFlag("port", args.port, 0, 65535) ?? 5000,
+          dataDir: args.data,
+          fsync: args.fsync,
+          maxBody: intFlag("max-body", args["max-body"], 1024, 1024 * 1024 * 1024) ?? 8 * 1024 * 1024,
+          dayZone: args.timezone,
+          trustProxy: parseTrustProxy(args["trust-proxy"]),
+          nextReportIn: intFlag("next-report-in", args["next-report-in"], 1, 86_400) ?? null,
+          noAuth: args.auth === false,
+          tlsCert: args["tls-cert"],
+          tlsKey: args["tls-key"],
+          rateLimit: intFlag("rate-limit", args["rate-limit"], 0, 1_000_000) ?? 100,
+          maxUploads: intFlag("max-uploads", args["max-uploads"], 1, 100_000) ?? 256,
+          bodyTimeoutMs: (intFlag("body-timeout", args["body-timeout"], 1, 3600) ?? 30) * 1000,
+        },
+        controller.signal,
+      );
+    } finally {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+    }
+  },
+});
