@@ -2,7 +2,7 @@
 // image has no `who`) and falls back to systemd-logind's session files where utmp is gone (newer
 // distributions with systemd ≥ 256 no longer write it). Windows asks the Remote Desktop Services API, the
 // only source that knows an RDP session's client address.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { UserSession } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
@@ -42,14 +42,19 @@ function utmpAddress(bytes: Uint8Array, offset: number): string {
   return groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
 }
 
-/** The USER_PROCESS records of a utmp file: the sessions `who` lists. */
-export function parseUtmp(bytes: Uint8Array): UserSession[] {
+/**
+ * The USER_PROCESS records of a utmp file: the sessions `who` lists. A record whose login process is gone
+ * (a crash or a kill -9 left it behind) is stale; `isAlive` drops it, as `who` does with kill(pid, 0).
+ */
+export function parseUtmp(bytes: Uint8Array, isAlive: (pid: number) => boolean = () => true): UserSession[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const sessions: UserSession[] = [];
   for (let offset = 0; offset + UTMP.size <= bytes.byteLength; offset += UTMP.size) {
     if (view.getInt16(offset + UTMP.type, true) !== UTMP.USER_PROCESS) continue;
     const name = cString(bytes, offset + UTMP.user, 32);
     if (!name) continue;
+    const pid = view.getInt32(offset + UTMP.pid, true);
+    if (pid > 0 && !isAlive(pid)) continue;
     let host = cString(bytes, offset + UTMP.host, 256);
     // ":0" or ":1" is a local X display, not a remote host.
     if (host.startsWith(":")) host = "";
@@ -80,6 +85,13 @@ export function parseLogindSession(text: string): UserSession | undefined {
   };
 }
 
+/** Whether a pid is alive under `root`'s /proc; without a /proc to look in, every pid counts as alive. */
+function processAlive(root: string): (pid: number) => boolean {
+  const proc = join(root, "proc");
+  if (!existsSync(join(proc, "self"))) return () => true;
+  return (pid) => existsSync(join(proc, String(pid)));
+}
+
 export async function usersLinux(ctx: Context): Promise<UserSession[]> {
   for (const path of [join("run", "utmp"), join("var", "run", "utmp")]) {
     let bytes: Uint8Array;
@@ -88,7 +100,7 @@ export async function usersLinux(ctx: Context): Promise<UserSession[]> {
     } catch {
       continue;
     }
-    return parseUtmp(bytes).slice(0, LIMITS.users);
+    return parseUtmp(bytes, processAlive(ctx.root)).slice(0, LIMITS.users);
   }
   let files: string[] = [];
   try {
