@@ -63,7 +63,8 @@ export const CpuSchema = v.looseObject({
   speed_ghz: ratio(1_000),
   cores: count,
   physical_cores: count,
-  load_percent: ratio(100),
+  // null when the load could not be measured (no earlier sample, or the counters could not be read).
+  load_percent: v.nullable(ratio(100)),
   load_avg: list(ratio(1e6), 3),
 });
 

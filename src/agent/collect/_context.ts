@@ -40,4 +40,9 @@ export interface Context {
   previous: CpuSample | undefined;
   /** The sample this collection leaves for the next one; collectors fill their part. */
   next: CpuSample;
+  /**
+   * Notes a source this collector could not read (the field it fed stays empty or null): one line in the
+   * report's `errors` under the collector's name, while the rest of its section is still sent.
+   */
+  partial: (message: string) => void;
 }

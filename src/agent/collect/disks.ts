@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { DiskInfo } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { readText } from "./_files.ts";
+import { readFirst } from "./_files.ts";
 import { clip, count } from "./_limits.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -54,7 +54,11 @@ export function parseMounts(text: string): Mount[] {
 }
 
 export async function disksLinux(ctx: Context): Promise<DiskInfo[]> {
-  const text = readText(ctx.root, "proc", "self", "mounts") ?? readText(ctx.root, "proc", "mounts") ?? "";
+  const text =
+    readFirst(ctx, [
+      ["proc", "self", "mounts"],
+      ["proc", "mounts"],
+    ]) ?? "";
   const mounts = parseMounts(text).slice(0, LIMITS.disks);
   const disks = await Promise.all(
     mounts.map(async ({ mount, fs }): Promise<DiskInfo | undefined> => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { UserSession } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { parseKeyValues, readText } from "./_files.ts";
+import { parseKeyValues, readFailure, readText } from "./_files.ts";
 import { clip, isoOrNull } from "./_limits.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -92,21 +92,42 @@ function processAlive(root: string): (pid: number) => boolean {
   return (pid) => existsSync(join(proc, String(pid)));
 }
 
+/**
+ * utmp first (/var/run is /run on current systems, a directory of its own on old ones), then logind. A utmp
+ * that exists but cannot be read is named in `errors`; so is a host with neither source, where sessions
+ * (sshd's among them) may well exist but cannot be seen.
+ */
 export async function usersLinux(ctx: Context): Promise<UserSession[]> {
-  for (const path of [join("run", "utmp"), join("var", "run", "utmp")]) {
+  let unreadable = false;
+  for (const parts of [
+    ["run", "utmp"],
+    ["var", "run", "utmp"],
+  ]) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(join(ctx.root, path));
-    } catch {
+      bytes = readFileSync(join(ctx.root, ...parts));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" && !unreadable) {
+        ctx.partial(readFailure(parts, error));
+        unreadable = true;
+      }
       continue;
     }
     return parseUtmp(bytes, processAlive(ctx.root)).slice(0, LIMITS.users);
   }
-  let files: string[] = [];
+  let files: string[];
   try {
     files = readdirSync(join(ctx.root, "run", "systemd", "sessions")).filter((file) => !file.includes("."));
-  } catch {
-    // Neither utmp nor logind: nobody can log in interactively here (a container).
+  } catch (error) {
+    if (!unreadable) {
+      const cause =
+        (error as NodeJS.ErrnoException).code === "ENOENT"
+          ? ""
+          : ` (${readFailure(["run", "systemd", "sessions"], error)})`;
+      ctx.partial(
+        `sessions could not be read: no utmp (/run/utmp, /var/run/utmp) and no systemd-logind sessions${cause}`,
+      );
+    }
     return [];
   }
   return files

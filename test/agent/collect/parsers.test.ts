@@ -106,7 +106,7 @@ describe("parseProcStat and loadPercent", () => {
     const after = parseProcStat("cpu  250 0 150 850 150 0 0 0 0 0\nbtime 1700000000\n");
     expect(before.bootTime).toBe(1_700_000_000);
     expect(loadPercent(before, after)).toBe(50);
-    expect(loadPercent(undefined, after)).toBe(0);
+    expect(loadPercent(undefined, after)).toBeNull();
   });
 });
 

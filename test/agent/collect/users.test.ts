@@ -101,7 +101,9 @@ describe("parseLogindSession", () => {
 describe("usersLinux", () => {
   const root = mkdtempSync(join(tmpdir(), "relevo-users-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
-  const ctx = (under: string) => ({ root: join(root, under) }) as Context;
+  const notes: string[] = [];
+  const ctx = (under: string) =>
+    ({ root: join(root, under), partial: (note: string) => void notes.push(note) }) as Context;
 
   test("reads /run/utmp under the given root", async () => {
     mkdirSync(join(root, "a", "run"), { recursive: true });
@@ -136,8 +138,12 @@ describe("usersLinux", () => {
     ]);
   });
 
-  test("finds nobody where neither exists (a container)", async () => {
+  test("finds nobody where neither exists (a container), and says sessions could not be read", async () => {
     mkdirSync(join(root, "c"), { recursive: true });
+    notes.length = 0;
     expect(await usersLinux(ctx("c"))).toEqual([]);
+    expect(notes).toEqual([
+      "sessions could not be read: no utmp (/run/utmp, /var/run/utmp) and no systemd-logind sessions",
+    ]);
   });
 });
