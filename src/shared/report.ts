@@ -104,6 +104,9 @@ export const DiskSchema = v.looseObject({
   fs: text(),
   size_bytes: bytes,
   used_bytes: bytes,
+  // What a non-root user can still write (df's Avail): less than size - used by the reserved blocks.
+  // Optional: agents before it did not send it.
+  available_bytes: v.optional(bytes),
 });
 
 export const NetworkInterfaceSchema = v.looseObject({

@@ -1,7 +1,7 @@
 // The Linux text parsers, on the inputs that trip them.
 import { describe, expect, test } from "bun:test";
 import { loadPercent, parseCpuinfo, parseProcStat } from "../../../src/agent/collect/cpu.ts";
-import { parseMounts } from "../../../src/agent/collect/disks.ts";
+import { dedupeByDevice, parseMounts } from "../../../src/agent/collect/disks.ts";
 import { fqdnFromHosts } from "../../../src/agent/collect/host.ts";
 import { parseMeminfo } from "../../../src/agent/collect/memory.ts";
 import { parseOsRelease } from "../../../src/agent/collect/os.ts";
@@ -111,21 +111,88 @@ describe("parseProcStat and loadPercent", () => {
 });
 
 describe("parseMounts", () => {
-  test("keeps filesystems that hold data, once per device, with escaped spaces decoded", () => {
+  test("keeps filesystems that hold data, with escaped spaces decoded", () => {
     const text = [
       "proc /proc proc rw 0 0",
       "/dev/sda1 / ext4 rw 0 0",
-      "tmpfs /run tmpfs rw 0 0",
       "/dev/sda1 /var/lib/docker ext4 rw 0 0",
       "/dev/sdb1 /srv/my\\040data xfs rw 0 0",
       "/dev/loop3 /snap/core/1 squashfs ro 0 0",
       "nas:/export /mnt/nas nfs4 rw 0 0",
+      "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0",
     ].join("\n");
     expect(parseMounts(text).map((mount) => [mount.mount, mount.fs])).toEqual([
       ["/", "ext4"],
+      ["/var/lib/docker", "ext4"],
       ["/srv/my data", "xfs"],
       ["/mnt/nas", "nfs4"],
     ]);
+  });
+
+  for (const [line, listed, why] of [
+    ["tmpfs /tmp tmpfs rw,nosuid,nodev,size=2g 0 0", true, "/tmp, which can fill up"],
+    ["tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0", true, "POSIX shared memory"],
+    ["tmpfs /run tmpfs rw,nosuid,nodev,size=1g,mode=755 0 0", true, "/run"],
+    ["tmpfs /run/user/1000 tmpfs rw,nosuid,nodev,size=400m 0 0", true, "a user's runtime directory"],
+    ["tmpfs /dev tmpfs rw,nosuid,size=65536k,mode=755 0 0", false, "a container's /dev (device nodes)"],
+    ["tmpfs /proc/kcore tmpfs rw,nosuid,size=65536k 0 0", false, "a container's mask over /proc"],
+    ["tmpfs /sys/fs/cgroup tmpfs rw,mode=755 0 0", false, "a tmpfs under /sys"],
+    ["tmpfs /sys/firmware tmpfs ro,relatime 0 0", false, "a read-only mask"],
+    [
+      "tmpfs /run/credentials/getty@tty1.service tmpfs ro,nosuid,size=1024k 0 0",
+      false,
+      "systemd's credentials",
+    ],
+  ] as const) {
+    test(`${listed ? "lists" : "leaves out"} a tmpfs: ${why}`, () => {
+      expect(parseMounts(line).length).toBe(listed ? 1 : 0);
+    });
+  }
+});
+
+describe("dedupeByDevice", () => {
+  const m = (device: string, mount: string, dev: number, fs = "ext4") => ({ device, mount, fs, dev });
+  for (const [why, mounts, want] of [
+    [
+      "merges a bind mount into the mount nearest the root",
+      [m("/dev/sda1", "/var/lib/docker", 1), m("/dev/sda1", "/", 1)],
+      ["/"],
+    ],
+    [
+      "lists btrfs subvolumes of one device mounted separately, each with its own st_dev",
+      [m("/dev/sda2", "/", 40, "btrfs"), m("/dev/sda2", "/home", 41, "btrfs")],
+      ["/", "/home"],
+    ],
+    [
+      "lists separate tmpfs mounts",
+      [m("tmpfs", "/tmp", 50, "tmpfs"), m("tmpfs", "/dev/shm", 51, "tmpfs")],
+      ["/tmp", "/dev/shm"],
+    ],
+    [
+      "keeps a real device over a pseudo one",
+      [m("overlay", "/", 60, "overlay"), m("/dev/vdb", "/data", 60)],
+      ["/data"],
+    ],
+    [
+      "lets a mount on the same directory hide the one below",
+      [m("/dev/sda1", "/srv", 70), m("/dev/sdb1", "/srv", 70)],
+      ["/srv"],
+    ],
+    [
+      "keeps shares from two servers apart",
+      [m("a:/x", "/mnt/a", 80, "nfs4"), m("b:/x", "/mnt/b", 80, "nfs4")],
+      ["/mnt/a", "/mnt/b"],
+    ],
+  ] as const) {
+    test(why, () => {
+      expect(dedupeByDevice(mounts).map((mount) => mount.mount)).toEqual([...want]);
+    });
+  }
+
+  test("takes the device of the mount on top", () => {
+    expect(dedupeByDevice([m("/dev/sda1", "/srv", 70), m("/dev/sdb1", "/srv", 70)])[0]?.device).toBe(
+      "/dev/sdb1",
+    );
   });
 });
 
