@@ -92,6 +92,8 @@ export const ProcessSchema = v.looseObject({
   memory_rss_bytes: bytes,
   started_at: optionalTimestamp,
   command: text(LIMITS.command),
+  // As the OS names it ("running", "sleeping", "zombie"...); agents before it did not send it.
+  state: v.optional(text(32)),
 });
 
 export const ProcessesSchema = v.looseObject({
@@ -198,7 +200,8 @@ export function isValidProcess(input: unknown): boolean {
     cpu <= 100 * 4096 &&
     isCount(p.memory_rss_bytes) &&
     (started === null || (isText(started, 64) && ISO_TIMESTAMP.test(started as string))) &&
-    isText(p.command, LIMITS.command)
+    isText(p.command, LIMITS.command) &&
+    (p.state === undefined || isText(p.state, 32))
   );
 }
 

@@ -7,10 +7,9 @@ import { join } from "node:path";
 import type { ProcessInfo, Report } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context, CpuSample } from "./_context.ts";
-import { readText } from "./_files.ts";
+import { readSource, readText } from "./_files.ts";
 import { bounded, clip, count, isoOrNull } from "./_limits.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
-import { parseProcStat } from "./cpu.ts";
 
 type Processes = Report["processes"];
 
@@ -23,6 +22,8 @@ export interface RawProcess {
   memory_rss_bytes: number;
   started_at: string | null;
   command: string;
+  /** As the kernel names it: "running", "sleeping", "zombie"... (Linux; empty where unknown). */
+  state?: string;
   /** Identifies this process across samples even when its pid is reused. */
   key: string;
   /** CPU seconds used since it started. */
@@ -67,6 +68,7 @@ export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: numb
       memory_rss_bytes: process.memory_rss_bytes,
       started_at: process.started_at,
       command: clip(ctx.commandLines ? process.command : "", LIMITS.command),
+      ...(process.state ? { state: process.state } : {}),
     }),
   );
   return { total: raw.length, list };
@@ -103,8 +105,23 @@ export function readAuxv(root: string): { pageSize: number; ticks: number } {
   return result;
 }
 
+/** The kernel's names for the state letters (fs/proc/array.c), as /proc/PID/status spells them. */
+const STATES: Record<string, string> = {
+  R: "running",
+  S: "sleeping",
+  D: "disk sleep",
+  T: "stopped",
+  t: "tracing stop",
+  X: "dead",
+  Z: "zombie",
+  P: "parked",
+  I: "idle",
+};
+
 export interface ProcStat {
   comm: string;
+  /** One letter: R, S, D, Z, T, t, X, I, P. */
+  state: string;
   ppid: number;
   /** utime + stime in clock ticks. */
   ticks: number;
@@ -124,6 +141,7 @@ export function parsePidStat(text: string): ProcStat | undefined {
   const field = (n: number) => Number(rest[n - 3]);
   return {
     comm: text.slice(open + 1, close),
+    state: rest[0] ?? "",
     ppid: field(4),
     ticks: field(14) + field(15),
     starttime: field(22),
@@ -131,7 +149,10 @@ export function parsePidStat(text: string): ProcStat | undefined {
   };
 }
 
-/** Linux truncates the name in stat to 15 bytes; the command line's first word has the full one. */
+/**
+ * Linux truncates the name in stat to 15 bytes; argv[0] has the full one (taken whole, before the command
+ * line is joined with spaces: "/opt/My App/bin/long-name" is one word).
+ */
 function processName(comm: string, argv0: string | undefined): string {
   if (comm.length < 15 || !argv0) return comm;
   const base = argv0.slice(argv0.lastIndexOf("/") + 1);
@@ -142,15 +163,21 @@ export interface LinuxProcessOptions {
   root: string;
   commandLines: boolean;
   users: Map<number, string>;
-  bootTimeS: number;
+  /** Boot time in epoch milliseconds (now - /proc/uptime, to the hundredth), NaN when unknown. */
+  bootMs: number;
   pageSize: number;
   ticks: number;
 }
 
-/** Every process under /proc: stat for the numbers, the directory's owner for the user, cmdline if asked. */
+/**
+ * Every process under /proc: stat for the numbers, statm for the resident set (stat's rss field lags the
+ * per-CPU counters by 100-330 KiB; statm is what ps and top show), the directory's owner for the user,
+ * cmdline if asked.
+ */
 export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
   const proc = join(options.root, "proc");
   const processes: RawProcess[] = [];
+  const booted = Number.isFinite(options.bootMs);
   for (const entry of readdirSync(proc)) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
@@ -164,27 +191,36 @@ export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
       continue; // exited while we looked
     }
     if (!stat) continue;
-    let command = "";
+    let resident = stat.rss;
+    try {
+      const pages = Number(readFileSync(`${dir}/statm`, "latin1").split(" ")[1]);
+      if (Number.isFinite(pages)) resident = pages;
+    } catch {
+      // exited: stat's figure is the last one there is
+    }
+    let argv: string[] = [];
     if (options.commandLines || stat.comm.length >= 15) {
       try {
-        command = readFileSync(`${dir}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+        argv = readFileSync(`${dir}/cmdline`, "utf8").replace(/\0+$/, "").split("\0");
       } catch {
         // exited, or a kernel thread
       }
     }
-    const startMs = (options.bootTimeS + stat.starttime / options.ticks) * 1000;
+    const command = argv.join(" ");
+    const startMs = options.bootMs + (stat.starttime / options.ticks) * 1000;
     const pid = Number(entry);
     processes.push({
       key: `${pid}:${stat.starttime}`,
       pid,
       ppid: count(stat.ppid),
-      name: processName(stat.comm, command.split(" ")[0]),
+      name: processName(stat.comm, argv[0]),
       user: options.users.get(uid) ?? String(uid),
-      memory_rss_bytes: count(stat.rss * options.pageSize),
-      started_at: options.bootTimeS > 0 ? isoOrNull(new Date(startMs)) : null,
-      start_ms: options.bootTimeS > 0 ? startMs : undefined,
+      memory_rss_bytes: count(resident * options.pageSize),
+      started_at: booted ? isoOrNull(new Date(Math.round(startMs))) : null,
+      start_ms: booted ? startMs : undefined,
       command,
       cpu_seconds: stat.ticks / options.ticks,
+      state: STATES[stat.state] ?? stat.state,
     });
   }
   return processes;
@@ -207,20 +243,44 @@ export function sampleLinuxProcesses(root: string, ticks: number): Map<string, n
   return sample;
 }
 
-export function linuxProcessOptions(root: string, commandLines: boolean): LinuxProcessOptions {
+/** What the edges pass in; a bare call (the benchmark) reads the real clock and drops what it cannot read. */
+export interface LinuxProcessSources {
+  now?: () => Date;
+  partial?: (message: string) => void;
+}
+
+/**
+ * Boot time from /proc/uptime (CLOCK_BOOTTIME, the clock starttime counts on, to the hundredth of a
+ * second), not /proc/stat's btime, which is cut to whole seconds.
+ */
+export function bootTimeMs(uptimeText: string | undefined, now: Date): number {
+  const uptime = Number((uptimeText ?? "").split(" ")[0]);
+  return uptimeText !== undefined && Number.isFinite(uptime) && uptime > 0
+    ? now.getTime() - uptime * 1000
+    : Number.NaN;
+}
+
+export function linuxProcessOptions(
+  root: string,
+  commandLines: boolean,
+  { now = () => new Date(), partial = () => {} }: LinuxProcessSources = {},
+): LinuxProcessOptions {
   const { pageSize, ticks } = readAuxv(root);
+  const ctx = { root, partial };
+  const bootMs = bootTimeMs(readSource(ctx, ["proc", "uptime"]), now());
+  if (Number.isNaN(bootMs)) partial("boot time unknown: every started_at is null");
   return {
     root,
     commandLines,
     users: parsePasswd(readText(root, "etc", "passwd") ?? ""),
-    bootTimeS: parseProcStat(readText(root, "proc", "stat") ?? "").bootTime,
+    bootMs,
     pageSize,
     ticks,
   };
 }
 
 export async function processesLinux(ctx: Context): Promise<Processes> {
-  const options = linuxProcessOptions(ctx.root, ctx.commandLines);
+  const options = linuxProcessOptions(ctx.root, ctx.commandLines, ctx);
   const sampledAt = ctx.monotonic();
   return finishProcesses(ctx, readLinuxProcesses(options), sampledAt);
 }

@@ -18,6 +18,7 @@ describe("parsePidStat", () => {
     test(`reads ${why}`, () => {
       expect(parsePidStat(`123 (${comm}) ${tail}`)).toEqual({
         comm,
+        state: "S",
         ppid: 1,
         ticks: 300,
         starttime: 4242,

@@ -34,6 +34,7 @@ describe.if(linux)("a tree whose sources cannot be read", () => {
   test("names each source and its collector in errors", async () => {
     unreadable(join(tree, "proc", "stat"));
     unreadable(join(tree, "proc", "cpuinfo"));
+    unreadable(join(tree, "proc", "uptime"));
     unreadable(join(tree, "etc", "os-release"));
     file(join(tree, "usr", "lib", "os-release"), 'NAME="Not This One"\n');
     unreadable(join(tree, "run", "utmp"));
@@ -45,6 +46,7 @@ describe.if(linux)("a tree whose sources cannot be read", () => {
     for (const line of [
       "cpu /proc/stat",
       "cpu /proc/cpuinfo",
+      "processes /proc/uptime",
       "os /etc/os-release",
       "users /run/utmp",
       "system /sys/class/dmi/id/product_serial",
@@ -120,6 +122,8 @@ describe.skipIf(!tools)("the agent as nobody, with real sources made unreadable 
       expect(report.os.name).toBe("");
       expect(report.os.kernel).not.toBe("");
       expect(report.processes.total).toBeGreaterThan(2);
+      // Start times come from /proc/uptime, which stays readable.
+      expect(report.processes.list.filter((process) => process.started_at === null)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
