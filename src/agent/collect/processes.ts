@@ -30,6 +30,10 @@ export interface RawProcess {
   cpu_seconds: number;
   /** Start time in epoch milliseconds, when known. */
   start_ms: number | undefined;
+  /** Monotonic milliseconds when its counters were read (Linux). */
+  read_at?: number;
+  /** The most it can use: 100 per thread, up to the machine's CPUs (Linux); measuring noise is cut there. */
+  max_percent?: number;
 }
 
 /** Percent of one CPU each process used since `previous`; one that started since then counts from its start. */
@@ -41,13 +45,17 @@ export function cpuPercents(
 ): number[] {
   return processes.map((process) => {
     if (!previous?.processes || elapsedMs <= 0) return 0;
+    const max = process.max_percent ?? 100 * 4096;
     const before = previous.processes.get(process.key);
     if (before === undefined) {
       // Started within the interval: all of its CPU time was spent in it.
       const startedInside = process.start_ms !== undefined && process.start_ms >= previousWallMs - 1000;
-      return startedInside ? bounded((100 * process.cpu_seconds * 1000) / elapsedMs, 100 * 4096) : 0;
+      return startedInside ? bounded((100 * process.cpu_seconds * 1000) / elapsedMs, max) : 0;
     }
-    return bounded((100 * (process.cpu_seconds - before) * 1000) / elapsedMs, 100 * 4096);
+    // Its own window when both readings were timed, else the collection's.
+    const readBefore = previous.readAt?.get(process.key);
+    const own = process.read_at !== undefined && readBefore !== undefined ? process.read_at - readBefore : 0;
+    return bounded((100 * (process.cpu_seconds - before) * 1000) / (own > 0 ? own : elapsedMs), max);
   });
 }
 
@@ -57,6 +65,8 @@ export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: numb
   const previousWall = ctx.now().getTime() - (ctx.monotonic() - (previous?.at ?? 0));
   const percents = cpuPercents(raw, previous, elapsed, previousWall);
   ctx.next.processes = new Map(raw.map((process) => [process.key, process.cpu_seconds]));
+  ctx.next.readAt =
+    raw[0]?.read_at === undefined ? undefined : new Map(raw.map((p) => [p.key, p.read_at ?? 0]));
   ctx.next.at = sampledAt;
   const list = raw.slice(0, LIMITS.processes).map(
     (process, index): ProcessInfo => ({
@@ -129,6 +139,7 @@ export interface ProcStat {
   starttime: number;
   /** Resident pages. */
   rss: number;
+  threads: number;
 }
 
 /** Parses /proc/PID/stat; the name sits in parentheses and may itself hold spaces and parentheses. */
@@ -146,6 +157,7 @@ export function parsePidStat(text: string): ProcStat | undefined {
     ticks: field(14) + field(15),
     starttime: field(22),
     rss: field(24),
+    threads: field(20),
   };
 }
 
@@ -167,6 +179,10 @@ export interface LinuxProcessOptions {
   bootMs: number;
   pageSize: number;
   ticks: number;
+  /** Monotonic milliseconds (each process's read time); performance.now() by default. */
+  monotonic?: () => number;
+  /** CPUs the machine has: no process uses more. */
+  cpus?: number;
 }
 
 /**
@@ -178,14 +194,18 @@ export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
   const proc = join(options.root, "proc");
   const processes: RawProcess[] = [];
   const booted = Number.isFinite(options.bootMs);
+  const monotonic = options.monotonic ?? (() => performance.now());
+  const cpus = options.cpus ?? (navigator.hardwareConcurrency || 4096);
   for (const entry of readdirSync(proc)) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const dir = join(proc, entry);
     let stat: ProcStat | undefined;
     let uid: number;
+    let readAt: number;
     try {
       stat = parsePidStat(readFileSync(`${dir}/stat`, "latin1"));
+      readAt = monotonic();
       uid = statSync(dir).uid;
     } catch {
       continue; // exited while we looked
@@ -220,27 +240,37 @@ export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
       start_ms: booted ? startMs : undefined,
       command,
       cpu_seconds: stat.ticks / options.ticks,
+      read_at: readAt,
+      max_percent: 100 * Math.max(1, Math.min(stat.threads || 1, cpus)),
       state: STATES[stat.state] ?? stat.state,
     });
   }
   return processes;
 }
 
-/** CPU seconds per process only (the one-shot baseline): just the stat files. */
-export function sampleLinuxProcesses(root: string, ticks: number): Map<string, number> {
+/** CPU seconds per process only (the one-shot baseline): just the stat files, each timed as it is read. */
+export function sampleLinuxProcesses(
+  root: string,
+  ticks: number,
+  monotonic: () => number = () => performance.now(),
+): { processes: Map<string, number>; readAt: Map<string, number> } {
   const proc = join(root, "proc");
-  const sample = new Map<string, number>();
+  const processes = new Map<string, number>();
+  const readAt = new Map<string, number>();
   for (const entry of readdirSync(proc)) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     try {
       const stat = parsePidStat(readFileSync(`${join(proc, entry)}/stat`, "latin1"));
-      if (stat) sample.set(`${entry}:${stat.starttime}`, stat.ticks / ticks);
+      if (!stat) continue;
+      const key = `${entry}:${stat.starttime}`;
+      processes.set(key, stat.ticks / ticks);
+      readAt.set(key, monotonic());
     } catch {
       // exited
     }
   }
-  return sample;
+  return { processes, readAt };
 }
 
 /** What the edges pass in; a bare call (the benchmark) reads the real clock and drops what it cannot read. */
@@ -280,7 +310,7 @@ export function linuxProcessOptions(
 }
 
 export async function processesLinux(ctx: Context): Promise<Processes> {
-  const options = linuxProcessOptions(ctx.root, ctx.commandLines, ctx);
+  const options = { ...linuxProcessOptions(ctx.root, ctx.commandLines, ctx), monotonic: ctx.monotonic };
   const sampledAt = ctx.monotonic();
   return finishProcesses(ctx, readLinuxProcesses(options), sampledAt);
 }

@@ -23,6 +23,7 @@ describe("parsePidStat", () => {
         ticks: 300,
         starttime: 4242,
         rss: 321,
+        threads: 1,
       });
     });
   }

@@ -4,10 +4,39 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collectReport } from "../../../src/agent/collect/index.ts";
+import { cpuPercents, type RawProcess } from "../../../src/agent/collect/processes.ts";
 import type { ProcessInfo } from "../../../src/shared/report.ts";
 
 const linux = process.platform === "linux";
 const quiet: { stdio: ["ignore", "ignore", "ignore"] } = { stdio: ["ignore", "ignore", "ignore"] };
+
+describe("cpuPercents", () => {
+  const raw = (extra: Partial<RawProcess>): RawProcess => ({
+    pid: 7,
+    ppid: 1,
+    name: "x",
+    user: "root",
+    memory_rss_bytes: 0,
+    started_at: null,
+    command: "",
+    key: "7:100",
+    cpu_seconds: 1.5,
+    start_ms: 0,
+    ...extra,
+  });
+  const previous = { at: 900, processes: new Map([["7:100", 1]]), readAt: new Map([["7:100", 1000]]) };
+
+  test("times each process's window from its own two readings, not from the scans' starts", () => {
+    // The scan began at 900 but reached this process at 1000; the second reached it at 1500.
+    expect(cpuPercents([raw({ read_at: 1500 })], previous, 1000, 0)).toEqual([100]);
+    expect(cpuPercents([raw({})], previous, 1000, 0)).toEqual([50]);
+  });
+
+  test("never gives a process more than 100 per thread", () => {
+    expect(cpuPercents([raw({ read_at: 1250, max_percent: 100 })], previous, 1000, 0)).toEqual([100]);
+    expect(cpuPercents([raw({ read_at: 1250, max_percent: 400 })], previous, 1000, 0)).toEqual([200]);
+  });
+});
 
 describe.if(linux)("processes read from /proc", () => {
   const dir = mkdtempSync(join(tmpdir(), "relevo-processes-"));
@@ -68,13 +97,55 @@ describe.if(linux)("processes read from /proc", () => {
   });
 
   test("says a zombie is a zombie, and a sleeper is sleeping", async () => {
-    // sh starts `true` in the background and becomes sleep, which never reaps it.
-    const parent = Bun.spawn(["sh", "-c", "/bin/true & exec sleep 44"], quiet);
-    children.push(parent);
-    await Bun.sleep(200);
-    const { processes } = await collectReport({ sampleMs: 0 });
-    const zombie = processes.list.find((p) => p.ppid === parent.pid);
-    expect(zombie).toMatchObject({ name: "true", state: "zombie", memory_rss_bytes: 0 });
-    expect(find(processes.list, parent.pid)?.state).toBe("sleeping");
+    // sh starts `true` in the background and blocks reading stdin, not reaping it until stdin closes; then
+    // `wait` reaps it (PID 1 here reaps no orphans, so the zombie must not outlive its parent).
+    const parent = Bun.spawn(["sh", "-c", "/bin/true & read line; wait"], {
+      stdin: "pipe",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    try {
+      await Bun.sleep(200);
+      const { processes } = await collectReport({ sampleMs: 0 });
+      const zombie = processes.list.find((p) => p.ppid === parent.pid);
+      expect(zombie).toMatchObject({ name: "true", state: "zombie", memory_rss_bytes: 0 });
+      expect(find(processes.list, parent.pid)?.state).toBe("sleeping");
+    } finally {
+      parent.stdin.end();
+      await parent.exited;
+    }
   });
+
+  test("never puts a single-threaded busy loop above one CPU, even among 1,500 more processes", async () => {
+    // At nice -20 (root) the loop gets a whole core even on a machine busy with other work.
+    const nice = process.getuid?.() === 0 ? ["nice", "-n", "-20"] : [];
+    const spinner = Bun.spawn([...nice, "sh", "-c", "while :; do :; done"], quiet);
+    children.push(spinner);
+    // One shell forks the 1,500 sleepers (far faster than 1,500 spawns) and, on TERM, kills and reaps them.
+    const crowd = Bun.spawn(
+      [
+        "sh",
+        "-c",
+        "p=; trap 'kill $p; wait; exit 0' TERM; i=0; while [ $i -lt 1500 ]; do sleep 120 & p=\"$p $!\"; i=$((i+1)); done; echo ready; wait",
+      ],
+      { stdin: "ignore", stdout: "pipe", stderr: "ignore" },
+    );
+    try {
+      await crowd.stdout.getReader().read();
+      const seen: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        const { processes } = await collectReport({});
+        expect(processes.total).toBeGreaterThan(1500);
+        seen.push(find(processes.list, spinner.pid)?.cpu_percent ?? -1);
+      }
+      // Two cores shared with other work: the loop does not always get a whole one, but never more than one.
+      expect({ seen, ok: seen.every((percent) => percent > 0 && percent <= 102) }).toEqual({
+        seen,
+        ok: true,
+      });
+    } finally {
+      crowd.kill("SIGTERM");
+      await crowd.exited;
+    }
+  }, 150_000);
 });
