@@ -2,7 +2,12 @@
 import { describe, expect, test } from "bun:test";
 import { loadPercent, parseCpuinfo, parseProcStat } from "../../../src/agent/collect/cpu.ts";
 import { dedupeByDevice, parseMounts } from "../../../src/agent/collect/disks.ts";
-import { fqdnFromHosts } from "../../../src/agent/collect/host.ts";
+import {
+  canonicalFromHosts,
+  dnsCandidates,
+  hostsSources,
+  parseResolvConf,
+} from "../../../src/agent/collect/host.ts";
 import { parseMeminfo } from "../../../src/agent/collect/memory.ts";
 import { parseOsRelease } from "../../../src/agent/collect/os.ts";
 import { parsePasswd, parsePidStat } from "../../../src/agent/collect/processes.ts";
@@ -198,17 +203,48 @@ describe("dedupeByDevice", () => {
   });
 });
 
-describe("fqdnFromHosts", () => {
+describe("canonicalFromHosts", () => {
   for (const [hostname, hosts, want] of [
     ["web01", "127.0.1.1 web01.corp.example.com web01\n", "web01.corp.example.com"],
-    ["web01", "127.0.1.1 web01\n", "web01"],
-    ["web01.corp.example.com", "", "web01.corp.example.com"],
-    ["web01", "# 10.0.0.1 web01.old.example.com web01\n", "web01"],
+    ["web01", "127.0.1.1 web01 web01.corp.example.com\n", "web01"],
+    [
+      "web01",
+      "10.0.0.5 db.corp.example.com\n10.0.0.7 app.corp.example.com web01 www\n",
+      "app.corp.example.com",
+    ],
+    ["WEB01", "127.0.1.1 web01.corp.example.com web01\n", "web01.corp.example.com"],
+    ["web01", "127.0.1.1 web01x.corp.example.com web01x\n", undefined],
+    ["web01", "# 10.0.0.1 web01.old.example.com web01\n", undefined],
   ] as const) {
     test(`finds ${want} for ${hostname}`, () => {
-      expect(fqdnFromHosts(hostname, hosts)).toBe(want);
+      expect(canonicalFromHosts(hostname, hosts)).toBe(want);
     });
   }
+});
+
+describe("hostsSources, parseResolvConf and dnsCandidates", () => {
+  test("read nsswitch.conf's hosts line without its actions", () => {
+    expect(
+      hostsSources("passwd: files\nhosts: files mdns4_minimal [NOTFOUND=return] dns myhostname # x\n"),
+    ).toEqual(["files", "mdns4_minimal", "dns", "myhostname"]);
+    expect(hostsSources("")).toEqual(["files", "dns"]);
+  });
+
+  test("try the name as given first only when it has ndots dots", () => {
+    const conf = parseResolvConf(
+      "nameserver 10.0.0.2\ndomain old.example\nsearch corp.example.com lab.example\noptions ndots:2 timeout:1\n",
+    );
+    expect(conf).toEqual({
+      servers: ["10.0.0.2"],
+      search: ["corp.example.com", "lab.example"],
+      ndots: 2,
+      timeoutMs: 1000,
+      attempts: 2,
+    });
+    expect(dnsCandidates("web01", conf)).toEqual(["web01.corp.example.com", "web01.lab.example", "web01"]);
+    expect(dnsCandidates("a.b.c", conf)).toEqual(["a.b.c", "a.b.c.corp.example.com", "a.b.c.lab.example"]);
+    expect(dnsCandidates("web01.", conf)).toEqual(["web01"]);
+  });
 });
 
 describe("parsePasswd", () => {
