@@ -87,12 +87,15 @@ export function dnsCandidates(name: string, conf: ResolvConf): string[] {
 /** The first candidate the name servers know (an A or AAAA record), or undefined. */
 async function fqdnFromDns(ctx: Context, name: string): Promise<string | undefined> {
   const conf = parseResolvConf(readText(ctx.root, "etc", "resolv.conf"));
+  // glibc would ask 127.0.0.1 when no name server is listed; a host with a local resolver lists it, and
+  // one without would only wait out a timeout on every report.
+  if (conf.servers.length === 0) return undefined;
+  // Bounded below what glibc allows (5 s, 2 attempts), so the host collector stays well inside its timeout.
   const resolver = new Resolver({
-    timeout: Math.min(conf.timeoutMs, 2000),
+    timeout: Math.min(conf.timeoutMs, 1000),
     tries: Math.min(conf.attempts, 2),
   });
-  // No name server listed: the resolver asks the local one, as glibc does.
-  resolver.setServers(conf.servers.length ? conf.servers : ["127.0.0.1"]);
+  resolver.setServers(conf.servers);
   for (const candidate of dnsCandidates(name, conf)) {
     for (const type of ["A", "AAAA"] as const) {
       try {
