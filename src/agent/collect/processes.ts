@@ -7,8 +7,9 @@ import { join } from "node:path";
 import type { ProcessInfo, Report } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context, CpuSample } from "./_context.ts";
-import { readSource, readText } from "./_files.ts";
+import { readSource } from "./_files.ts";
 import { bounded, clip, count, isoOrNull } from "./_limits.ts";
+import { userNames } from "./_nss.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
 type Processes = Report["processes"];
@@ -30,6 +31,8 @@ export interface RawProcess {
   cpu_seconds: number;
   /** Start time in epoch milliseconds, when known. */
   start_ms: number | undefined;
+  /** The owner's uid (Linux), until its name is known. */
+  uid?: number;
   /** Monotonic milliseconds when its counters were read (Linux). */
   read_at?: number;
   /** The most it can use: 100 per thread, up to the machine's CPUs (Linux); measuring noise is cut there. */
@@ -85,16 +88,6 @@ export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: numb
 }
 
 // ---- Linux ----
-
-/** uid → name from /etc/passwd; unknown uids show as the number, like ps does. */
-export function parsePasswd(text: string): Map<number, string> {
-  const users = new Map<number, string>();
-  for (const line of text.split("\n")) {
-    const [name, , uid] = line.split(":");
-    if (name && uid && !users.has(Number(uid))) users.set(Number(uid), name);
-  }
-  return users;
-}
 
 /** AT_PAGESZ and AT_CLKTCK from the auxiliary vector the kernel gave this process (64-bit words). */
 export function readAuxv(root: string): { pageSize: number; ticks: number } {
@@ -174,7 +167,9 @@ function processName(comm: string, argv0: string | undefined): string {
 export interface LinuxProcessOptions {
   root: string;
   commandLines: boolean;
+  /** uid → name from the file sources; `library` names the rest (NSS modules), once per uid. */
   users: Map<number, string>;
+  library?: (uids: number[]) => Map<number, string>;
   /** Boot time in epoch milliseconds (now - /proc/uptime, to the hundredth), NaN when unknown. */
   bootMs: number;
   pageSize: number;
@@ -234,7 +229,8 @@ export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
       pid,
       ppid: count(stat.ppid),
       name: processName(stat.comm, argv[0]),
-      user: options.users.get(uid) ?? String(uid),
+      user: options.users.get(uid) ?? "",
+      uid,
       memory_rss_bytes: count(resident * options.pageSize),
       started_at: booted ? isoOrNull(new Date(Math.round(startMs))) : null,
       start_ms: booted ? startMs : undefined,
@@ -245,7 +241,17 @@ export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
       state: STATES[stat.state] ?? stat.state,
     });
   }
+  nameOwners(processes, options);
   return processes;
+}
+
+/** Owners the files did not name: through the C library when there is another source, else the number. */
+function nameOwners(processes: RawProcess[], options: LinuxProcessOptions): void {
+  const unnamed = processes.filter((process) => process.user === "");
+  if (unnamed.length === 0) return;
+  const uids = [...new Set(unnamed.map((process) => process.uid ?? 0))];
+  const names = options.library?.(uids) ?? new Map<number, string>();
+  for (const process of unnamed) process.user = names.get(process.uid ?? 0) ?? String(process.uid);
 }
 
 /** CPU seconds per process only (the one-shot baseline): just the stat files, each timed as it is read. */
@@ -299,10 +305,12 @@ export function linuxProcessOptions(
   const ctx = { root, partial };
   const bootMs = bootTimeMs(readSource(ctx, ["proc", "uptime"]), now());
   if (Number.isNaN(bootMs)) partial("boot time unknown: every started_at is null");
+  const { files, library } = userNames(ctx);
   return {
     root,
     commandLines,
-    users: parsePasswd(readText(root, "etc", "passwd") ?? ""),
+    users: files,
+    library,
     bootMs,
     pageSize,
     ticks,

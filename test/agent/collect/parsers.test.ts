@@ -1,5 +1,6 @@
 // The Linux text parsers, on the inputs that trip them.
 import { describe, expect, test } from "bun:test";
+import { parsePasswd, passwdSources } from "../../../src/agent/collect/_nss.ts";
 import { loadPercent, parseCpuinfo, parseProcStat } from "../../../src/agent/collect/cpu.ts";
 import { dedupeByDevice, parseMounts } from "../../../src/agent/collect/disks.ts";
 import {
@@ -10,7 +11,7 @@ import {
 } from "../../../src/agent/collect/host.ts";
 import { parseMeminfo } from "../../../src/agent/collect/memory.ts";
 import { parseOsRelease } from "../../../src/agent/collect/os.ts";
-import { parsePasswd, parsePidStat } from "../../../src/agent/collect/processes.ts";
+import { parsePidStat } from "../../../src/agent/collect/processes.ts";
 
 describe("parsePidStat", () => {
   const tail = "S 1 2 3 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 4242 1000000 321 18446744073709551615";
@@ -247,7 +248,25 @@ describe("hostsSources, parseResolvConf and dnsCandidates", () => {
   });
 });
 
+describe("passwdSources", () => {
+  for (const [text, want] of [
+    ["passwd: files systemd\ngroup: files\n", ["files", "systemd"]],
+    ["passwd:\tcompat [NOTFOUND=return] sss # AD users\n", ["compat", "sss"]],
+    ["hosts: files dns\n", ["files"]],
+  ] as const) {
+    test(`reads ${JSON.stringify(text.split("\n")[0])}`, () => {
+      expect(passwdSources(text)).toEqual([...want]);
+    });
+  }
+});
+
 describe("parsePasswd", () => {
+  test("leaves out compat's +/- lines", () => {
+    expect([
+      ...parsePasswd("+@admins::::::\n-bob:::::\n+\nalice:x:1000:1000::/home/alice:/bin/sh\n"),
+    ]).toEqual([[1000, "alice"]]);
+  });
+
   test("maps uids to names, the first entry winning", () => {
     const users = parsePasswd(
       "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/bash\n",
