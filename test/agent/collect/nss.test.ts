@@ -106,3 +106,54 @@ describe.skipIf(!(root && extrausers && Bun.which("unshare") && Bun.which("ps"))
     });
   },
 );
+
+const nssSystemd = [
+  "/lib/x86_64-linux-gnu",
+  "/usr/lib/x86_64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+  "/usr/lib",
+].some((dir) => existsSync(join(dir, "libnss_systemd.so.2")));
+
+describe.skipIf(!(root && nssSystemd && Bun.which("unshare") && Bun.which("ps")))(
+  "an owner only a module names (nss-systemd's nobody, with /etc/passwd lacking it)",
+  () => {
+    test("is named through the C library in the report, as ps names it", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "relevo-nss-systemd-"));
+      try {
+        const passwd = (await Bun.file("/etc/passwd").text())
+          .split("\n")
+          .filter((line) => !line.startsWith("nobody:"))
+          .join("\n");
+        writeFileSync(join(dir, "passwd"), passwd);
+        writeFileSync(join(dir, "nsswitch.conf"), "passwd: files systemd\n");
+        const cli = join(import.meta.dir, "..", "..", "..", "src", "agent", "cli.ts");
+        const script = [
+          `mount --bind ${join(dir, "passwd")} /etc/passwd`,
+          `mount --bind ${join(dir, "nsswitch.conf")} /etc/nsswitch.conf`,
+          "setpriv --reuid 65534 --regid 65534 --clear-groups sleep 30 & pid=$!",
+          "sleep 0.2",
+          "echo $pid",
+          "ps -o user= -p $pid",
+          `${process.execPath} ${cli} collect`,
+          "kill $pid",
+          "wait",
+        ].join("\n");
+        const child = Bun.spawn(["unshare", "-m", "--propagation", "private", "sh", "-c", script], {
+          stdout: "pipe",
+          stderr: "ignore",
+          env: { ...process.env, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
+        });
+        const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+        expect(code).toBe(0);
+        const [pid = "", ps = "", ...rest] = stdout.split("\n");
+        const report = JSON.parse(rest.join("\n")) as {
+          processes: { list: { pid: number; user: string }[] };
+        };
+        expect(ps.trim()).toBe("nobody");
+        expect(report.processes.list.find((p) => p.pid === Number(pid))?.user).toBe("nobody");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
