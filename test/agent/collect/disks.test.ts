@@ -141,3 +141,58 @@ describe.skipIf(!canMount)("tmpfs mounts in a private mount namespace (unshare -
     }
   });
 });
+
+const btrfs = canMount && Bun.which("mkfs.btrfs") !== null && Bun.which("btrfs") !== null;
+
+describe.skipIf(!btrfs)("btrfs subvolumes mounted apart (btrfs-progs, a loop image, unshare -m)", () => {
+  test("lists each mount as df does, not one per device", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "relevo-btrfs-"));
+    try {
+      const image = join(dir, "image");
+      const [top, home, srv] = [join(dir, "top"), join(dir, "home"), join(dir, "srv")] as const;
+      Bun.spawnSync(["truncate", "-s", "256M", image]);
+      expect(Bun.spawnSync(["mkfs.btrfs", "-q", image]).exitCode).toBe(0);
+      const cli = join(import.meta.dir, "..", "..", "..", "src", "agent", "cli.ts");
+      // The loop device is released when the namespace's last mount of it goes (mount -o loop's autoclear).
+      const script = [
+        `mkdir ${top} ${home} ${srv}`,
+        `mount -o loop ${image} ${top}`,
+        `btrfs -q subvolume create ${top}/@home`,
+        `btrfs -q subvolume create ${top}/@srv`,
+        `mount -o subvol=@home ${image} ${home}`,
+        `mount -o subvol=@srv ${image} ${srv}`,
+        `head -c 8m /dev/urandom > ${home}/data`,
+        "sync",
+        `df -B1 --output=source,fstype,size,used,avail,target ${top} ${home} ${srv} > ${dir}/df.txt`,
+        `exec ${process.execPath} ${cli} collect`,
+      ].join(" && ");
+      const child = Bun.spawn(["unshare", "-m", "--propagation", "private", "sh", "-c", script], {
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
+      });
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+        child.exited,
+      ]);
+      expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
+      const disks = (JSON.parse(stdout) as Report).disks.filter((disk) => disk.mount.startsWith(dir));
+      const rows = readFileSync(join(dir, "df.txt"), "utf8").trim().split("\n").slice(1);
+      const want = rows.map((line) => {
+        const [, fs = "", size, used, avail, mount = ""] = line.trim().split(/\s+/);
+        return {
+          mount,
+          fs,
+          size_bytes: Number(size),
+          used_bytes: Number(used),
+          available_bytes: Number(avail),
+        };
+      });
+      expect(disks.map((disk) => disk.mount)).toEqual([top, home, srv]);
+      expect(disks).toEqual(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
