@@ -77,7 +77,8 @@ export const CpuSchema = v.looseObject({
   speed_ghz: ratio(1_000),
   cores: count,
   physical_cores: count,
-  load_percent: ratio(100),
+  // null when the load could not be measured (no earlier sample, or the counters could not be read).
+  load_percent: v.nullable(ratio(100)),
   load_avg: list(ratio(1e6), 3),
 });
 
@@ -105,6 +106,8 @@ export const ProcessSchema = v.looseObject({
   memory_rss_bytes: bytes,
   started_at: optionalTimestamp,
   command: text(LIMITS.command),
+  // As the OS names it ("running", "sleeping", "zombie"...); agents before it did not send it.
+  state: v.optional(text(32)),
 });
 
 export const ProcessesSchema = v.looseObject({
@@ -117,6 +120,9 @@ export const DiskSchema = v.looseObject({
   fs: text(),
   size_bytes: bytes,
   used_bytes: bytes,
+  // What a non-root user can still write (df's Avail): less than size - used by the reserved blocks.
+  // Optional: agents before it did not send it.
+  available_bytes: v.optional(bytes),
 });
 
 export const NetworkInterfaceSchema = v.looseObject({
@@ -209,7 +215,8 @@ export function isValidProcess(input: unknown): boolean {
     isCount(p.memory_rss_bytes) &&
     (started === null ||
       (isText(started, 64) && ISO_TIMESTAMP.test(started as string) && isCalendarDay(started as string))) &&
-    isText(p.command, LIMITS.command)
+    isText(p.command, LIMITS.command) &&
+    (p.state === undefined || isText(p.state, 32))
   );
 }
 

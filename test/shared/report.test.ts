@@ -47,6 +47,7 @@ const processLike = fc
     memory_rss_bytes: field(count),
     started_at: field(timestamp),
     command: field(text(4096)),
+    state: field(text(32)),
     extra: fc.option(fc.anything(), { nil: undefined }),
   })
   .map((record) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)));

@@ -23,6 +23,11 @@ export interface CpuSample {
   at: number;
   /** CPU seconds used so far per process, keyed by `pid:start` so a reused pid never inherits a history. */
   processes?: Map<string, number>;
+  /**
+   * Monotonic milliseconds at which each process's counters were read (Linux): a scan of 1,600 processes
+   * takes 50 ms and more, so each process's window is timed from its own readings, not the scan's start.
+   */
+  readAt?: Map<string, number>;
   /** Whole-machine busy and total jiffies (Linux /proc/stat). */
   machine?: { busy: number; total: number };
 }
@@ -40,4 +45,9 @@ export interface Context {
   previous: CpuSample | undefined;
   /** The sample this collection leaves for the next one; collectors fill their part. */
   next: CpuSample;
+  /**
+   * Notes a source this collector could not read (the field it fed stays empty or null): one line in the
+   * report's `errors` under the collector's name, while the rest of its section is still sent.
+   */
+  partial: (message: string) => void;
 }

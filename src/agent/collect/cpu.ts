@@ -3,7 +3,7 @@
 // short baseline), never the average since boot.
 import type { CpuInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { parseColonValues, readText } from "./_files.ts";
+import { parseColonValues, readSource, readText } from "./_files.ts";
 import { bounded, clip, count } from "./_limits.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -72,29 +72,38 @@ export function parseProcStat(text: string): { busy: number; total: number; boot
   return { busy: total - idle, total, bootTime: Number(btime ?? 0) };
 }
 
+/** Busy share between two readings; null without an earlier one (nothing to measure against). */
 export function loadPercent(
   previous: { busy: number; total: number } | undefined,
   next: { busy: number; total: number },
-) {
-  if (!previous) return 0;
+): number | null {
+  if (!previous) return null;
   const total = next.total - previous.total;
   return total > 0 ? bounded((100 * (next.busy - previous.busy)) / total, 100) : 0;
 }
 
-/** The collector waits for the sampling window before reading the counters. */
+/**
+ * The collector waits for the sampling window before reading the counters. What cannot be read stays empty
+ * (a model of "", load null) and is named in `errors`, rather than filled from a guess.
+ */
 export async function cpuLinux(ctx: Context): Promise<CpuInfo> {
-  const model = parseCpuinfo(readText(ctx.root, "proc", "cpuinfo") ?? "");
-  const stat = parseProcStat(readText(ctx.root, "proc", "stat") ?? "");
-  ctx.next.machine = { busy: stat.busy, total: stat.total };
+  const cpuinfo = readSource(ctx, ["proc", "cpuinfo"]);
+  const model = cpuinfo === undefined ? undefined : parseCpuinfo(cpuinfo);
+  const statText = readSource(ctx, ["proc", "stat"]);
+  const stat = statText === undefined ? undefined : parseProcStat(statText);
+  if (stat) ctx.next.machine = { busy: stat.busy, total: stat.total };
   const loadavg = (readText(ctx.root, "proc", "loadavg") ?? "").split(" ").slice(0, 3).map(Number);
-  const cores = model.cores || ctx.os.cpus().length;
+  // node:os reads /proc/cpuinfo too and says "unknown" when it cannot: that is no model name.
+  const runtime = ctx.os.cpus();
+  const runtimeModel = cpuinfo === undefined || runtime[0]?.model === "unknown" ? "" : runtime[0]?.model;
+  const cores = model?.cores || runtime.length;
   return {
-    manufacturer: clip(model.manufacturer),
-    model: clip(model.model || ctx.os.cpus()[0]?.model || ""),
-    speed_ghz: bounded(model.speed_ghz || (ctx.os.cpus()[0]?.speed ?? 0) / 1000, 1000),
+    manufacturer: clip(model?.manufacturer ?? ""),
+    model: clip(model?.model || runtimeModel || ""),
+    speed_ghz: bounded(model?.speed_ghz || (runtime[0]?.speed ?? 0) / 1000, 1000),
     cores: count(cores),
-    physical_cores: count(model.physical_cores || cores),
-    load_percent: loadPercent(ctx.previous?.machine, ctx.next.machine),
+    physical_cores: count(model ? model.physical_cores || cores : 0),
+    load_percent: stat ? loadPercent(ctx.previous?.machine, stat) : null,
     load_avg:
       loadavg.length === 3
         ? loadavg.map((n) => bounded(n, 1e6))

@@ -1,12 +1,13 @@
-// Mounted filesystems with their size and use. Linux reads /proc/self/mounts and asks statfs for each real
-// filesystem (what `df` does, without spawning it). statfs runs on libuv's thread pool, so a dead NFS
-// server stalls one thread, not the agent: the collector's timeout still fires.
-import { statfs } from "node:fs/promises";
+// Mounted filesystems with their size, use and free space, as `df` shows them. Linux reads /proc/self/mounts
+// and asks stat and statfs for each filesystem that holds data (what `df` does, without spawning it). Both
+// run on libuv's thread pool, so a dead NFS server stalls one thread, not the agent: the collector's timeout
+// still fires.
+import { stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { DiskInfo } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { readText } from "./_files.ts";
+import { readFirst } from "./_files.ts";
 import { clip, count } from "./_limits.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -26,6 +27,7 @@ const DATA_WITHOUT_DEVICE = new Set([
   "virtiofs",
   "overlay",
 ]);
+const REMOTE = new Set(["nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.sshfs"]);
 
 export interface Mount {
   device: string;
@@ -33,47 +35,98 @@ export interface Mount {
   fs: string;
 }
 
+/**
+ * A tmpfs holds files in memory and can fill up (a full /tmp or /dev/shm breaks programs), so it is listed,
+ * except for kernel and container plumbing: a read-only one (container masks over /proc/kcore or
+ * /sys/firmware, systemd's credential mounts: nothing can fill them), one at or under /proc or /sys, and
+ * /dev itself (device nodes).
+ */
+export function isDataTmpfs(mount: string, options: string): boolean {
+  if (options.split(",").includes("ro")) return false;
+  if (mount === "/dev" || mount === "/proc" || mount === "/sys") return false;
+  return !mount.startsWith("/proc/") && !mount.startsWith("/sys/");
+}
+
 /** /proc/self/mounts, octal escapes decoded ("\040" is a space); only filesystems that hold data. */
 export function parseMounts(text: string): Mount[] {
   const decode = (field: string) =>
     field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-  const seen = new Set<string>();
   const mounts: Mount[] = [];
   for (const line of text.split("\n")) {
-    const [device, mount, fs] = line.split(" ").map(decode);
+    const [device, mount, fs, options = ""] = line.split(" ").map(decode);
     if (!device || !mount || !fs) continue;
-    if (!device.startsWith("/dev/") && !DATA_WITHOUT_DEVICE.has(fs)) continue;
-    if (device.startsWith("/dev/loop")) continue; // snaps and images: read-only, always 100 % used
-    // A bind mount shows the same device again; df lists each device once.
-    const key = `${device}\0${fs}`;
-    if (seen.has(key) && fs !== "nfs" && fs !== "nfs4" && fs !== "cifs") continue;
-    seen.add(key);
-    mounts.push({ device, mount, fs });
+    const data =
+      (device.startsWith("/dev/") && !device.startsWith("/dev/loop")) || // loop: snaps and images, read-only
+      DATA_WITHOUT_DEVICE.has(fs) ||
+      (fs === "tmpfs" && isDataTmpfs(mount, options));
+    if (data) mounts.push({ device, mount, fs });
   }
   return mounts;
 }
 
+/**
+ * One entry per filesystem as df keeps it: mounts that stat to the same st_dev (bind mounts, the same
+ * mount seen twice) are one, and the one nearest the root wins; a later mount on the same directory hides
+ * the earlier one. btrfs subvolumes mounted separately have a st_dev each, so each is listed; remote
+ * shares from different servers are kept apart even when they report the same st_dev.
+ */
+export function dedupeByDevice<T extends Mount & { dev: number }>(mounts: readonly T[]): T[] {
+  const kept: T[] = [];
+  const byDev = new Map<number, number>();
+  for (const mount of mounts) {
+    const index = byDev.get(mount.dev);
+    const seen = index === undefined ? undefined : kept[index];
+    if (index === undefined || !seen) {
+      byDev.set(mount.dev, kept.push(mount) - 1);
+      continue;
+    }
+    if (REMOTE.has(mount.fs) && REMOTE.has(seen.fs) && mount.device !== seen.device) {
+      kept.push(mount);
+      continue;
+    }
+    const realDevice = mount.device.includes("/") && !seen.device.includes("/");
+    const overmounted = mount.device !== seen.device && mount.mount === seen.mount;
+    if (realDevice || mount.mount.length < seen.mount.length || overmounted) kept[index] = mount;
+  }
+  return kept;
+}
+
+/** df's numbers: Size = blocks, Used = blocks - free, Avail = what a non-root user can still write. */
+export function diskFromStatfs(
+  mount: Mount,
+  stats: { blocks: number; bfree: number; bavail: number; bsize: number },
+): DiskInfo {
+  return {
+    mount: clip(mount.mount, LIMITS.text),
+    fs: clip(mount.fs),
+    size_bytes: count(stats.blocks * stats.bsize),
+    used_bytes: count((stats.blocks - stats.bfree) * stats.bsize),
+    available_bytes: count(stats.bavail * stats.bsize),
+  };
+}
+
 export async function disksLinux(ctx: Context): Promise<DiskInfo[]> {
-  const text = readText(ctx.root, "proc", "self", "mounts") ?? readText(ctx.root, "proc", "mounts") ?? "";
-  const mounts = parseMounts(text).slice(0, LIMITS.disks);
-  const disks = await Promise.all(
-    mounts.map(async ({ mount, fs }): Promise<DiskInfo | undefined> => {
+  const text =
+    readFirst(ctx, [
+      ["proc", "self", "mounts"],
+      ["proc", "mounts"],
+    ]) ?? "";
+  const measured = await Promise.all(
+    parseMounts(text).map(async (mount) => {
       try {
-        const stats = await statfs(join(ctx.root, mount));
-        const size = stats.blocks * stats.bsize;
-        // Used as df counts it: what is not free (reserved blocks count as used).
-        return {
-          mount: clip(mount, LIMITS.text),
-          fs: clip(fs),
-          size_bytes: count(size),
-          used_bytes: count(size - stats.bfree * stats.bsize),
-        };
+        const path = join(ctx.root, mount.mount);
+        const [info, stats] = await Promise.all([stat(path), statfs(path)]);
+        return { ...mount, dev: info.dev, disk: diskFromStatfs(mount, stats) };
       } catch {
         return undefined; // gone, or not ours to read
       }
     }),
   );
-  return disks.filter((disk): disk is DiskInfo => disk !== undefined && disk.size_bytes > 0);
+  // df leaves out filesystems without blocks (cgroup, an empty overlay of nothing).
+  const present = measured.filter((entry) => entry !== undefined && entry.disk.size_bytes > 0);
+  return dedupeByDevice(present as NonNullable<(typeof measured)[number]>[])
+    .map((entry) => entry.disk)
+    .slice(0, LIMITS.disks);
 }
 
 /** Local fixed disks (DriveType 3); sizes in bytes. */

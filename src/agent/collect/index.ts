@@ -134,7 +134,8 @@ export function createCollector(options: CollectOptions = {}): Collector {
         const baseline: CpuSample = { at };
         try {
           await withTimeout("CPU baseline", timeoutMs, () =>
-            sampleFor(platform)({ ...base, previous: undefined, next: baseline }),
+            // What the baseline cannot read, the sampled collectors find again and report.
+            sampleFor(platform)({ ...base, previous: undefined, next: baseline, partial: () => {} }),
           );
           previous = baseline;
           ready = Bun.sleep(Math.max(0, at + sampleMs - monotonic()));
@@ -143,18 +144,23 @@ export function createCollector(options: CollectOptions = {}): Collector {
         }
       }
       // `at` moves only when the processes are sampled, so a failed process collector keeps the old pair.
-      const ctx: Context = { ...base, previous, next: { at: previous?.at ?? monotonic() } };
       const errors: Report["errors"] = [];
+      const note = (collector: string, message: string) =>
+        errors.push({ collector, message: clip(message, LIMITS.text) });
+      const ctx: Context = {
+        ...base,
+        previous,
+        next: { at: previous?.at ?? monotonic() },
+        partial: () => {},
+      };
       const run = async <A extends Area>(area: A): Promise<Sections[A]> => {
         try {
           if (SAMPLED.has(area)) await ready;
           const collect = collectors[area] as (ctx: Context) => Promise<Sections[A]>;
-          return await withTimeout(`collector ${area}`, timeoutMs, () => collect(ctx));
+          const own: Context = { ...ctx, partial: (message) => note(area, message) };
+          return await withTimeout(`collector ${area}`, timeoutMs, () => collect(own));
         } catch (error) {
-          errors.push({
-            collector: area,
-            message: clip(error instanceof Error ? error.message : String(error), LIMITS.text),
-          });
+          note(area, error instanceof Error ? error.message : String(error));
           return structuredClone(EMPTY[area]);
         }
       };

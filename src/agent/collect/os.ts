@@ -1,7 +1,7 @@
 // Operating system: named the way the distribution (os-release) or Windows (Win32_OperatingSystem) names it.
 import type { OsInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { parseKeyValues, readText } from "./_files.ts";
+import { parseKeyValues, readFirst, readText } from "./_files.ts";
 import { clip, count } from "./_limits.ts";
 import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -26,8 +26,14 @@ export function parseOsRelease(text: string): {
 }
 
 export async function osLinux(ctx: Context): Promise<OsSection> {
-  const release = readText(ctx.root, "etc", "os-release") ?? readText(ctx.root, "usr", "lib", "os-release");
-  const { name, version, build, pretty } = parseOsRelease(release ?? "");
+  // As systemd reads it: /usr/lib/os-release only when /etc/os-release does not exist. Unreadable, the
+  // names stay empty (os-release(5)'s default "Linux" is for a file without NAME, not for no file).
+  const release = readFirst(ctx, [
+    ["etc", "os-release"],
+    ["usr", "lib", "os-release"],
+  ]);
+  const { name, version, build, pretty } =
+    release === undefined ? { name: "", version: "", build: "", pretty: "" } : parseOsRelease(release);
   const uptime = Number((readText(ctx.root, "proc", "uptime") ?? "").split(" ")[0]);
   return {
     platform: "linux",

@@ -72,6 +72,8 @@ export function sampleFor(platform: NodeJS.Platform): (ctx: Context) => Promise<
   return async (ctx) => {
     const stat = parseProcStat(readText(ctx.root, "proc", "stat") ?? "");
     ctx.next.machine = { busy: stat.busy, total: stat.total };
-    ctx.next.processes = sampleLinuxProcesses(ctx.root, readAuxv(ctx.root).ticks);
+    const sample = sampleLinuxProcesses(ctx.root, readAuxv(ctx.root).ticks, ctx.monotonic);
+    ctx.next.processes = sample.processes;
+    ctx.next.readAt = sample.readAt;
   };
 }

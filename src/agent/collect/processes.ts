@@ -7,10 +7,10 @@ import { join } from "node:path";
 import type { ProcessInfo, Report } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context, CpuSample } from "./_context.ts";
-import { readText } from "./_files.ts";
+import { readSource } from "./_files.ts";
 import { bounded, clip, count, isoOrNull } from "./_limits.ts";
+import { userNames } from "./_nss.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
-import { parseProcStat } from "./cpu.ts";
 
 type Processes = Report["processes"];
 
@@ -23,12 +23,20 @@ export interface RawProcess {
   memory_rss_bytes: number;
   started_at: string | null;
   command: string;
+  /** As the kernel names it: "running", "sleeping", "zombie"... (Linux; empty where unknown). */
+  state?: string;
   /** Identifies this process across samples even when its pid is reused. */
   key: string;
   /** CPU seconds used since it started. */
   cpu_seconds: number;
   /** Start time in epoch milliseconds, when known. */
   start_ms: number | undefined;
+  /** The owner's uid (Linux), until its name is known. */
+  uid?: number;
+  /** Monotonic milliseconds when its counters were read (Linux). */
+  read_at?: number;
+  /** The most it can use: 100 per thread, up to the machine's CPUs (Linux); measuring noise is cut there. */
+  max_percent?: number;
 }
 
 /** Percent of one CPU each process used since `previous`; one that started since then counts from its start. */
@@ -40,13 +48,17 @@ export function cpuPercents(
 ): number[] {
   return processes.map((process) => {
     if (!previous?.processes || elapsedMs <= 0) return 0;
+    const max = process.max_percent ?? 100 * 4096;
     const before = previous.processes.get(process.key);
     if (before === undefined) {
       // Started within the interval: all of its CPU time was spent in it.
       const startedInside = process.start_ms !== undefined && process.start_ms >= previousWallMs - 1000;
-      return startedInside ? bounded((100 * process.cpu_seconds * 1000) / elapsedMs, 100 * 4096) : 0;
+      return startedInside ? bounded((100 * process.cpu_seconds * 1000) / elapsedMs, max) : 0;
     }
-    return bounded((100 * (process.cpu_seconds - before) * 1000) / elapsedMs, 100 * 4096);
+    // Its own window when both readings were timed, else the collection's.
+    const readBefore = previous.readAt?.get(process.key);
+    const own = process.read_at !== undefined && readBefore !== undefined ? process.read_at - readBefore : 0;
+    return bounded((100 * (process.cpu_seconds - before) * 1000) / (own > 0 ? own : elapsedMs), max);
   });
 }
 
@@ -56,6 +68,8 @@ export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: numb
   const previousWall = ctx.now().getTime() - (ctx.monotonic() - (previous?.at ?? 0));
   const percents = cpuPercents(raw, previous, elapsed, previousWall);
   ctx.next.processes = new Map(raw.map((process) => [process.key, process.cpu_seconds]));
+  ctx.next.readAt =
+    raw[0]?.read_at === undefined ? undefined : new Map(raw.map((p) => [p.key, p.read_at ?? 0]));
   ctx.next.at = sampledAt;
   const list = raw.slice(0, LIMITS.processes).map(
     (process, index): ProcessInfo => ({
@@ -67,22 +81,13 @@ export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: numb
       memory_rss_bytes: process.memory_rss_bytes,
       started_at: process.started_at,
       command: clip(ctx.commandLines ? process.command : "", LIMITS.command),
+      ...(process.state ? { state: process.state } : {}),
     }),
   );
   return { total: raw.length, list };
 }
 
 // ---- Linux ----
-
-/** uid → name from /etc/passwd; unknown uids show as the number, like ps does. */
-export function parsePasswd(text: string): Map<number, string> {
-  const users = new Map<number, string>();
-  for (const line of text.split("\n")) {
-    const [name, , uid] = line.split(":");
-    if (name && uid && !users.has(Number(uid))) users.set(Number(uid), name);
-  }
-  return users;
-}
 
 /** AT_PAGESZ and AT_CLKTCK from the auxiliary vector the kernel gave this process (64-bit words). */
 export function readAuxv(root: string): { pageSize: number; ticks: number } {
@@ -103,8 +108,23 @@ export function readAuxv(root: string): { pageSize: number; ticks: number } {
   return result;
 }
 
+/** The kernel's names for the state letters (fs/proc/array.c), as /proc/PID/status spells them. */
+const STATES: Record<string, string> = {
+  R: "running",
+  S: "sleeping",
+  D: "disk sleep",
+  T: "stopped",
+  t: "tracing stop",
+  X: "dead",
+  Z: "zombie",
+  P: "parked",
+  I: "idle",
+};
+
 export interface ProcStat {
   comm: string;
+  /** One letter: R, S, D, Z, T, t, X, I, P. */
+  state: string;
   ppid: number;
   /** utime + stime in clock ticks. */
   ticks: number;
@@ -112,6 +132,7 @@ export interface ProcStat {
   starttime: number;
   /** Resident pages. */
   rss: number;
+  threads: number;
 }
 
 /** Parses /proc/PID/stat; the name sits in parentheses and may itself hold spaces and parentheses. */
@@ -124,14 +145,19 @@ export function parsePidStat(text: string): ProcStat | undefined {
   const field = (n: number) => Number(rest[n - 3]);
   return {
     comm: text.slice(open + 1, close),
+    state: rest[0] ?? "",
     ppid: field(4),
     ticks: field(14) + field(15),
     starttime: field(22),
     rss: field(24),
+    threads: field(20),
   };
 }
 
-/** Linux truncates the name in stat to 15 bytes; the command line's first word has the full one. */
+/**
+ * Linux truncates the name in stat to 15 bytes; argv[0] has the full one (taken whole, before the command
+ * line is joined with spaces: "/opt/My App/bin/long-name" is one word).
+ */
 function processName(comm: string, argv0: string | undefined): string {
   if (comm.length < 15 || !argv0) return comm;
   const base = argv0.slice(argv0.lastIndexOf("/") + 1);
@@ -141,86 +167,158 @@ function processName(comm: string, argv0: string | undefined): string {
 export interface LinuxProcessOptions {
   root: string;
   commandLines: boolean;
+  /** uid → name from the file sources; `library` names the rest (NSS modules), once per uid. */
   users: Map<number, string>;
-  bootTimeS: number;
+  library?: (uids: number[]) => Map<number, string>;
+  /** Boot time in epoch milliseconds (now - /proc/uptime, to the hundredth), NaN when unknown. */
+  bootMs: number;
   pageSize: number;
   ticks: number;
+  /** Monotonic milliseconds (each process's read time); performance.now() by default. */
+  monotonic?: () => number;
+  /** CPUs the machine has: no process uses more. */
+  cpus?: number;
 }
 
-/** Every process under /proc: stat for the numbers, the directory's owner for the user, cmdline if asked. */
+/**
+ * Every process under /proc: stat for the numbers, statm for the resident set (stat's rss field lags the
+ * per-CPU counters by 100-330 KiB; statm is what ps and top show), the directory's owner for the user,
+ * cmdline if asked.
+ */
 export function readLinuxProcesses(options: LinuxProcessOptions): RawProcess[] {
   const proc = join(options.root, "proc");
   const processes: RawProcess[] = [];
+  const booted = Number.isFinite(options.bootMs);
+  const monotonic = options.monotonic ?? (() => performance.now());
+  const cpus = options.cpus ?? (navigator.hardwareConcurrency || 4096);
   for (const entry of readdirSync(proc)) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const dir = join(proc, entry);
     let stat: ProcStat | undefined;
     let uid: number;
+    let readAt: number;
     try {
       stat = parsePidStat(readFileSync(`${dir}/stat`, "latin1"));
+      readAt = monotonic();
       uid = statSync(dir).uid;
     } catch {
       continue; // exited while we looked
     }
     if (!stat) continue;
-    let command = "";
+    let resident = stat.rss;
+    try {
+      const pages = Number(readFileSync(`${dir}/statm`, "latin1").split(" ")[1]);
+      if (Number.isFinite(pages)) resident = pages;
+    } catch {
+      // exited: stat's figure is the last one there is
+    }
+    let argv: string[] = [];
     if (options.commandLines || stat.comm.length >= 15) {
       try {
-        command = readFileSync(`${dir}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+        argv = readFileSync(`${dir}/cmdline`, "utf8").replace(/\0+$/, "").split("\0");
       } catch {
         // exited, or a kernel thread
       }
     }
-    const startMs = (options.bootTimeS + stat.starttime / options.ticks) * 1000;
+    const command = argv.join(" ");
+    const startMs = options.bootMs + (stat.starttime / options.ticks) * 1000;
     const pid = Number(entry);
     processes.push({
       key: `${pid}:${stat.starttime}`,
       pid,
       ppid: count(stat.ppid),
-      name: processName(stat.comm, command.split(" ")[0]),
-      user: options.users.get(uid) ?? String(uid),
-      memory_rss_bytes: count(stat.rss * options.pageSize),
-      started_at: options.bootTimeS > 0 ? isoOrNull(new Date(startMs)) : null,
-      start_ms: options.bootTimeS > 0 ? startMs : undefined,
+      name: processName(stat.comm, argv[0]),
+      user: options.users.get(uid) ?? "",
+      uid,
+      memory_rss_bytes: count(resident * options.pageSize),
+      started_at: booted ? isoOrNull(new Date(Math.round(startMs))) : null,
+      start_ms: booted ? startMs : undefined,
       command,
       cpu_seconds: stat.ticks / options.ticks,
+      read_at: readAt,
+      max_percent: 100 * Math.max(1, Math.min(stat.threads || 1, cpus)),
+      state: STATES[stat.state] ?? stat.state,
     });
   }
+  nameOwners(processes, options);
   return processes;
 }
 
-/** CPU seconds per process only (the one-shot baseline): just the stat files. */
-export function sampleLinuxProcesses(root: string, ticks: number): Map<string, number> {
+/** Owners the files did not name: through the C library when there is another source, else the number. */
+function nameOwners(processes: RawProcess[], options: LinuxProcessOptions): void {
+  const unnamed = processes.filter((process) => process.user === "");
+  if (unnamed.length === 0) return;
+  const uids = [...new Set(unnamed.map((process) => process.uid ?? 0))];
+  const names = options.library?.(uids) ?? new Map<number, string>();
+  for (const process of unnamed) process.user = names.get(process.uid ?? 0) ?? String(process.uid);
+}
+
+/** CPU seconds per process only (the one-shot baseline): just the stat files, each timed as it is read. */
+export function sampleLinuxProcesses(
+  root: string,
+  ticks: number,
+  monotonic: () => number = () => performance.now(),
+): { processes: Map<string, number>; readAt: Map<string, number> } {
   const proc = join(root, "proc");
-  const sample = new Map<string, number>();
+  const processes = new Map<string, number>();
+  const readAt = new Map<string, number>();
   for (const entry of readdirSync(proc)) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     try {
       const stat = parsePidStat(readFileSync(`${join(proc, entry)}/stat`, "latin1"));
-      if (stat) sample.set(`${entry}:${stat.starttime}`, stat.ticks / ticks);
+      if (!stat) continue;
+      const key = `${entry}:${stat.starttime}`;
+      processes.set(key, stat.ticks / ticks);
+      readAt.set(key, monotonic());
     } catch {
       // exited
     }
   }
-  return sample;
+  return { processes, readAt };
 }
 
-export function linuxProcessOptions(root: string, commandLines: boolean): LinuxProcessOptions {
+/** What the edges pass in; a bare call (the benchmark) reads the real clock and drops what it cannot read. */
+export interface LinuxProcessSources {
+  now?: () => Date;
+  partial?: (message: string) => void;
+}
+
+/**
+ * Boot time from /proc/uptime (CLOCK_BOOTTIME, the clock starttime counts on, to the hundredth of a
+ * second), not /proc/stat's btime, which is cut to whole seconds.
+ */
+export function bootTimeMs(uptimeText: string | undefined, now: Date): number {
+  const uptime = Number((uptimeText ?? "").split(" ")[0]);
+  return uptimeText !== undefined && Number.isFinite(uptime) && uptime > 0
+    ? now.getTime() - uptime * 1000
+    : Number.NaN;
+}
+
+export function linuxProcessOptions(
+  root: string,
+  commandLines: boolean,
+  { now = () => new Date(), partial = () => {} }: LinuxProcessSources = {},
+): LinuxProcessOptions {
   const { pageSize, ticks } = readAuxv(root);
+  const ctx = { root, partial };
+  const bootMs = bootTimeMs(readSource(ctx, ["proc", "uptime"]), now());
+  if (Number.isNaN(bootMs)) partial("boot time unknown: every started_at is null");
+  const { files, library } = userNames(ctx);
   return {
     root,
     commandLines,
-    users: parsePasswd(readText(root, "etc", "passwd") ?? ""),
-    bootTimeS: parseProcStat(readText(root, "proc", "stat") ?? "").bootTime,
+    users: files,
+    library,
+    bootMs,
     pageSize,
     ticks,
   };
 }
 
 export async function processesLinux(ctx: Context): Promise<Processes> {
-  const options = linuxProcessOptions(ctx.root, ctx.commandLines);
+  const options = { ...linuxProcessOptions(ctx.root, ctx.commandLines, ctx), monotonic: ctx.monotonic };
   const sampledAt = ctx.monotonic();
   return finishProcesses(ctx, readLinuxProcesses(options), sampledAt);
 }

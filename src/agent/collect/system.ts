@@ -2,7 +2,7 @@
 // DMI (serial and UUID only root can read; the agent runs as root), or the device tree on ARM boards.
 import type { SystemInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { readText } from "./_files.ts";
+import { readSource } from "./_files.ts";
 import { clip } from "./_limits.ts";
 import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -15,12 +15,14 @@ export const clean = (value: string | undefined) => {
   return PLACEHOLDERS.test(text) ? "" : text;
 };
 
+/** Without DMI (ARM boards, some VMs) the files do not exist, which is no error; unreadable ones are. */
 export async function systemLinux(ctx: Context): Promise<SystemInfo> {
-  const dmi = (file: string) => clean(readText(ctx.root, "sys", "class", "dmi", "id", file));
+  const source = (...parts: string[]) => clean(readSource(ctx, parts, { optional: true }));
+  const dmi = (file: string) => source("sys", "class", "dmi", "id", file);
   return {
     manufacturer: clip(dmi("sys_vendor")),
-    model: clip(dmi("product_name") || clean(readText(ctx.root, "proc", "device-tree", "model"))),
-    serial: clip(dmi("product_serial") || clean(readText(ctx.root, "proc", "device-tree", "serial-number"))),
+    model: clip(dmi("product_name") || source("proc", "device-tree", "model")),
+    serial: clip(dmi("product_serial") || source("proc", "device-tree", "serial-number")),
     uuid: clip(dmi("product_uuid").toLowerCase()),
   };
 }

@@ -2,12 +2,12 @@
 // image has no `who`) and falls back to systemd-logind's session files where utmp is gone (newer
 // distributions with systemd ≥ 256 no longer write it). Windows asks the Remote Desktop Services API, the
 // only source that knows an RDP session's client address.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { UserSession } from "../../shared/report.ts";
 import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
-import { parseKeyValues, readText } from "./_files.ts";
+import { parseKeyValues, readFailure, readText } from "./_files.ts";
 import { clip, isoOrNull } from "./_limits.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
@@ -42,14 +42,19 @@ function utmpAddress(bytes: Uint8Array, offset: number): string {
   return groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
 }
 
-/** The USER_PROCESS records of a utmp file: the sessions `who` lists. */
-export function parseUtmp(bytes: Uint8Array): UserSession[] {
+/**
+ * The USER_PROCESS records of a utmp file: the sessions `who` lists. A record whose login process is gone
+ * (a crash or a kill -9 left it behind) is stale; `isAlive` drops it, as `who` does with kill(pid, 0).
+ */
+export function parseUtmp(bytes: Uint8Array, isAlive: (pid: number) => boolean = () => true): UserSession[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const sessions: UserSession[] = [];
   for (let offset = 0; offset + UTMP.size <= bytes.byteLength; offset += UTMP.size) {
     if (view.getInt16(offset + UTMP.type, true) !== UTMP.USER_PROCESS) continue;
     const name = cString(bytes, offset + UTMP.user, 32);
     if (!name) continue;
+    const pid = view.getInt32(offset + UTMP.pid, true);
+    if (pid > 0 && !isAlive(pid)) continue;
     let host = cString(bytes, offset + UTMP.host, 256);
     // ":0" or ":1" is a local X display, not a remote host.
     if (host.startsWith(":")) host = "";
@@ -80,21 +85,49 @@ export function parseLogindSession(text: string): UserSession | undefined {
   };
 }
 
+/** Whether a pid is alive under `root`'s /proc; without a /proc to look in, every pid counts as alive. */
+function processAlive(root: string): (pid: number) => boolean {
+  const proc = join(root, "proc");
+  if (!existsSync(join(proc, "self"))) return () => true;
+  return (pid) => existsSync(join(proc, String(pid)));
+}
+
+/**
+ * utmp first (/var/run is /run on current systems, a directory of its own on old ones), then logind. A utmp
+ * that exists but cannot be read is named in `errors`; so is a host with neither source, where sessions
+ * (sshd's among them) may well exist but cannot be seen.
+ */
 export async function usersLinux(ctx: Context): Promise<UserSession[]> {
-  for (const path of [join("run", "utmp"), join("var", "run", "utmp")]) {
+  let unreadable = false;
+  for (const parts of [
+    ["run", "utmp"],
+    ["var", "run", "utmp"],
+  ]) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(join(ctx.root, path));
-    } catch {
+      bytes = readFileSync(join(ctx.root, ...parts));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" && !unreadable) {
+        ctx.partial(readFailure(parts, error));
+        unreadable = true;
+      }
       continue;
     }
-    return parseUtmp(bytes).slice(0, LIMITS.users);
+    return parseUtmp(bytes, processAlive(ctx.root)).slice(0, LIMITS.users);
   }
-  let files: string[] = [];
+  let files: string[];
   try {
     files = readdirSync(join(ctx.root, "run", "systemd", "sessions")).filter((file) => !file.includes("."));
-  } catch {
-    // Neither utmp nor logind: nobody can log in interactively here (a container).
+  } catch (error) {
+    if (!unreadable) {
+      const cause =
+        (error as NodeJS.ErrnoException).code === "ENOENT"
+          ? ""
+          : ` (${readFailure(["run", "systemd", "sessions"], error)})`;
+      ctx.partial(
+        `sessions could not be read: no utmp (/run/utmp, /var/run/utmp) and no systemd-logind sessions${cause}`,
+      );
+    }
     return [];
   }
   return files

@@ -1,11 +1,17 @@
 // The Linux text parsers, on the inputs that trip them.
 import { describe, expect, test } from "bun:test";
+import { parsePasswd, passwdSources } from "../../../src/agent/collect/_nss.ts";
 import { loadPercent, parseCpuinfo, parseProcStat } from "../../../src/agent/collect/cpu.ts";
-import { parseMounts } from "../../../src/agent/collect/disks.ts";
-import { fqdnFromHosts } from "../../../src/agent/collect/host.ts";
+import { dedupeByDevice, parseMounts } from "../../../src/agent/collect/disks.ts";
+import {
+  canonicalFromHosts,
+  dnsCandidates,
+  hostsSources,
+  parseResolvConf,
+} from "../../../src/agent/collect/host.ts";
 import { parseMeminfo } from "../../../src/agent/collect/memory.ts";
 import { parseOsRelease } from "../../../src/agent/collect/os.ts";
-import { parsePasswd, parsePidStat } from "../../../src/agent/collect/processes.ts";
+import { parsePidStat } from "../../../src/agent/collect/processes.ts";
 
 describe("parsePidStat", () => {
   const tail = "S 1 2 3 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 4242 1000000 321 18446744073709551615";
@@ -18,10 +24,12 @@ describe("parsePidStat", () => {
     test(`reads ${why}`, () => {
       expect(parsePidStat(`123 (${comm}) ${tail}`)).toEqual({
         comm,
+        state: "S",
         ppid: 1,
         ticks: 300,
         starttime: 4242,
         rss: 321,
+        threads: 1,
       });
     });
   }
@@ -106,43 +114,159 @@ describe("parseProcStat and loadPercent", () => {
     const after = parseProcStat("cpu  250 0 150 850 150 0 0 0 0 0\nbtime 1700000000\n");
     expect(before.bootTime).toBe(1_700_000_000);
     expect(loadPercent(before, after)).toBe(50);
-    expect(loadPercent(undefined, after)).toBe(0);
+    expect(loadPercent(undefined, after)).toBeNull();
   });
 });
 
 describe("parseMounts", () => {
-  test("keeps filesystems that hold data, once per device, with escaped spaces decoded", () => {
+  test("keeps filesystems that hold data, with escaped spaces decoded", () => {
     const text = [
       "proc /proc proc rw 0 0",
       "/dev/sda1 / ext4 rw 0 0",
-      "tmpfs /run tmpfs rw 0 0",
       "/dev/sda1 /var/lib/docker ext4 rw 0 0",
       "/dev/sdb1 /srv/my\\040data xfs rw 0 0",
       "/dev/loop3 /snap/core/1 squashfs ro 0 0",
       "nas:/export /mnt/nas nfs4 rw 0 0",
+      "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0",
     ].join("\n");
     expect(parseMounts(text).map((mount) => [mount.mount, mount.fs])).toEqual([
       ["/", "ext4"],
+      ["/var/lib/docker", "ext4"],
       ["/srv/my data", "xfs"],
       ["/mnt/nas", "nfs4"],
     ]);
   });
+
+  for (const [line, listed, why] of [
+    ["tmpfs /tmp tmpfs rw,nosuid,nodev,size=2g 0 0", true, "/tmp, which can fill up"],
+    ["tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0", true, "POSIX shared memory"],
+    ["tmpfs /run tmpfs rw,nosuid,nodev,size=1g,mode=755 0 0", true, "/run"],
+    ["tmpfs /run/user/1000 tmpfs rw,nosuid,nodev,size=400m 0 0", true, "a user's runtime directory"],
+    ["tmpfs /dev tmpfs rw,nosuid,size=65536k,mode=755 0 0", false, "a container's /dev (device nodes)"],
+    ["tmpfs /proc/kcore tmpfs rw,nosuid,size=65536k 0 0", false, "a container's mask over /proc"],
+    ["tmpfs /sys/fs/cgroup tmpfs rw,mode=755 0 0", false, "a tmpfs under /sys"],
+    ["tmpfs /sys/firmware tmpfs ro,relatime 0 0", false, "a read-only mask"],
+    [
+      "tmpfs /run/credentials/getty@tty1.service tmpfs ro,nosuid,size=1024k 0 0",
+      false,
+      "systemd's credentials",
+    ],
+  ] as const) {
+    test(`${listed ? "lists" : "leaves out"} a tmpfs: ${why}`, () => {
+      expect(parseMounts(line).length).toBe(listed ? 1 : 0);
+    });
+  }
 });
 
-describe("fqdnFromHosts", () => {
+describe("dedupeByDevice", () => {
+  const m = (device: string, mount: string, dev: number, fs = "ext4") => ({ device, mount, fs, dev });
+  for (const [why, mounts, want] of [
+    [
+      "merges a bind mount into the mount nearest the root",
+      [m("/dev/sda1", "/var/lib/docker", 1), m("/dev/sda1", "/", 1)],
+      ["/"],
+    ],
+    [
+      "lists btrfs subvolumes of one device mounted separately, each with its own st_dev",
+      [m("/dev/sda2", "/", 40, "btrfs"), m("/dev/sda2", "/home", 41, "btrfs")],
+      ["/", "/home"],
+    ],
+    [
+      "lists separate tmpfs mounts",
+      [m("tmpfs", "/tmp", 50, "tmpfs"), m("tmpfs", "/dev/shm", 51, "tmpfs")],
+      ["/tmp", "/dev/shm"],
+    ],
+    [
+      "keeps a real device over a pseudo one",
+      [m("overlay", "/", 60, "overlay"), m("/dev/vdb", "/data", 60)],
+      ["/data"],
+    ],
+    [
+      "lets a mount on the same directory hide the one below",
+      [m("/dev/sda1", "/srv", 70), m("/dev/sdb1", "/srv", 70)],
+      ["/srv"],
+    ],
+    [
+      "keeps shares from two servers apart",
+      [m("a:/x", "/mnt/a", 80, "nfs4"), m("b:/x", "/mnt/b", 80, "nfs4")],
+      ["/mnt/a", "/mnt/b"],
+    ],
+  ] as const) {
+    test(why, () => {
+      expect(dedupeByDevice(mounts).map((mount) => mount.mount)).toEqual([...want]);
+    });
+  }
+
+  test("takes the device of the mount on top", () => {
+    expect(dedupeByDevice([m("/dev/sda1", "/srv", 70), m("/dev/sdb1", "/srv", 70)])[0]?.device).toBe(
+      "/dev/sdb1",
+    );
+  });
+});
+
+describe("canonicalFromHosts", () => {
   for (const [hostname, hosts, want] of [
     ["web01", "127.0.1.1 web01.corp.example.com web01\n", "web01.corp.example.com"],
-    ["web01", "127.0.1.1 web01\n", "web01"],
-    ["web01.corp.example.com", "", "web01.corp.example.com"],
-    ["web01", "# 10.0.0.1 web01.old.example.com web01\n", "web01"],
+    ["web01", "127.0.1.1 web01 web01.corp.example.com\n", "web01"],
+    [
+      "web01",
+      "10.0.0.5 db.corp.example.com\n10.0.0.7 app.corp.example.com web01 www\n",
+      "app.corp.example.com",
+    ],
+    ["WEB01", "127.0.1.1 web01.corp.example.com web01\n", "web01.corp.example.com"],
+    ["web01", "127.0.1.1 web01x.corp.example.com web01x\n", undefined],
+    ["web01", "# 10.0.0.1 web01.old.example.com web01\n", undefined],
   ] as const) {
     test(`finds ${want} for ${hostname}`, () => {
-      expect(fqdnFromHosts(hostname, hosts)).toBe(want);
+      expect(canonicalFromHosts(hostname, hosts)).toBe(want);
+    });
+  }
+});
+
+describe("hostsSources, parseResolvConf and dnsCandidates", () => {
+  test("read nsswitch.conf's hosts line without its actions", () => {
+    expect(
+      hostsSources("passwd: files\nhosts: files mdns4_minimal [NOTFOUND=return] dns myhostname # x\n"),
+    ).toEqual(["files", "mdns4_minimal", "dns", "myhostname"]);
+    expect(hostsSources("")).toEqual(["files", "dns"]);
+  });
+
+  test("try the name as given first only when it has ndots dots", () => {
+    const conf = parseResolvConf(
+      "nameserver 10.0.0.2\ndomain old.example\nsearch corp.example.com lab.example\noptions ndots:2 timeout:1\n",
+    );
+    expect(conf).toEqual({
+      servers: ["10.0.0.2"],
+      search: ["corp.example.com", "lab.example"],
+      ndots: 2,
+      timeoutMs: 1000,
+      attempts: 2,
+    });
+    expect(dnsCandidates("web01", conf)).toEqual(["web01.corp.example.com", "web01.lab.example", "web01"]);
+    expect(dnsCandidates("a.b.c", conf)).toEqual(["a.b.c", "a.b.c.corp.example.com", "a.b.c.lab.example"]);
+    expect(dnsCandidates("web01.", conf)).toEqual(["web01"]);
+  });
+});
+
+describe("passwdSources", () => {
+  for (const [text, want] of [
+    ["passwd: files systemd\ngroup: files\n", ["files", "systemd"]],
+    ["passwd:\tcompat [NOTFOUND=return] sss # AD users\n", ["compat", "sss"]],
+    ["hosts: files dns\n", ["files"]],
+  ] as const) {
+    test(`reads ${JSON.stringify(text.split("\n")[0])}`, () => {
+      expect(passwdSources(text)).toEqual([...want]);
     });
   }
 });
 
 describe("parsePasswd", () => {
+  test("leaves out compat's +/- lines", () => {
+    expect([
+      ...parsePasswd("+@admins::::::\n-bob:::::\n+\nalice:x:1000:1000::/home/alice:/bin/sh\n"),
+    ]).toEqual([[1000, "alice"]]);
+  });
+
   test("maps uids to names, the first entry winning", () => {
     const users = parsePasswd(
       "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/bash\n",

@@ -1,6 +1,6 @@
 // Logged-in users on Linux: utmp parsed from bytes built here, and systemd-logind's session files.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../../../src/agent/collect/_context.ts";
@@ -8,6 +8,7 @@ import { parseLogindSession, parseUtmp, UTMP, usersLinux } from "../../../src/ag
 
 interface UtmpRecord {
   type: number;
+  pid?: number;
   line?: string;
   user?: string;
   host?: string;
@@ -23,7 +24,7 @@ function utmp(records: UtmpRecord[]): Uint8Array {
   records.forEach((record, index) => {
     const at = index * UTMP.size;
     view.setInt16(at + UTMP.type, record.type, true);
-    view.setInt32(at + UTMP.pid, 1000 + index, true);
+    view.setInt32(at + UTMP.pid, record.pid ?? 1000 + index, true);
     bytes.set(encoder.encode(record.line ?? ""), at + UTMP.line);
     bytes.set(encoder.encode(record.user ?? ""), at + UTMP.user);
     bytes.set(encoder.encode(record.host ?? ""), at + UTMP.host);
@@ -100,7 +101,9 @@ describe("parseLogindSession", () => {
 describe("usersLinux", () => {
   const root = mkdtempSync(join(tmpdir(), "relevo-users-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
-  const ctx = (under: string) => ({ root: join(root, under) }) as Context;
+  const notes: string[] = [];
+  const ctx = (under: string) =>
+    ({ root: join(root, under), partial: (note: string) => void notes.push(note) }) as Context;
 
   test("reads /run/utmp under the given root", async () => {
     mkdirSync(join(root, "a", "run"), { recursive: true });
@@ -109,6 +112,21 @@ describe("usersLinux", () => {
       utmp([{ type: 7, line: "pts/0", user: "alice", seconds: LOGIN }]),
     );
     expect((await usersLinux(ctx("a"))).map((user) => user.name)).toEqual(["alice"]);
+  });
+
+  test("drops a stale record whose login process has exited, as who does", async () => {
+    const exited = Bun.spawn(["true"]);
+    await exited.exited;
+    mkdirSync(join(root, "d", "run"), { recursive: true });
+    symlinkSync("/proc", join(root, "d", "proc"));
+    writeFileSync(
+      join(root, "d", "run", "utmp"),
+      utmp([
+        { type: 7, pid: exited.pid, line: "pts/3", user: "gone", seconds: LOGIN },
+        { type: 7, pid: process.pid, line: "pts/4", user: "here", seconds: LOGIN },
+      ]),
+    );
+    expect((await usersLinux(ctx("d"))).map((user) => user.name)).toEqual(["here"]);
   });
 
   test("falls back to logind's session files where there is no utmp", async () => {
@@ -120,8 +138,12 @@ describe("usersLinux", () => {
     ]);
   });
 
-  test("finds nobody where neither exists (a container)", async () => {
+  test("finds nobody where neither exists (a container), and says sessions could not be read", async () => {
     mkdirSync(join(root, "c"), { recursive: true });
+    notes.length = 0;
     expect(await usersLinux(ctx("c"))).toEqual([]);
+    expect(notes).toEqual([
+      "sessions could not be read: no utmp (/run/utmp, /var/run/utmp) and no systemd-logind sessions",
+    ]);
   });
 });
