@@ -105,11 +105,24 @@ export const DiskSchema = v.looseObject({
   used_bytes: bytes,
 });
 
+export const NetworkAddressSchema = v.looseObject({
+  address: text(64),
+  prefix: ratio(128),
+});
+
 export const NetworkInterfaceSchema = v.looseObject({
   name: text(),
   mac: text(64),
   ipv4: list(text(64), LIMITS.addresses),
   ipv6: list(text(64), LIMITS.addresses),
+  // Newer agents (optional, so older reports still pass): each address with its prefix length, the
+  // kernel's operstate, link speed in Mb/s (null when down or unknown), MTU, and whether it is a
+  // software interface (bridge, veth, tunnel) rather than a NIC.
+  addresses: v.optional(list(NetworkAddressSchema, LIMITS.addresses)),
+  state: v.optional(text(32)),
+  speed_mbps: v.optional(v.nullable(count)),
+  mtu: v.optional(v.nullable(count)),
+  virtual: v.optional(v.nullable(v.boolean())),
 });
 
 export const SystemSchema = v.looseObject({
@@ -149,6 +162,7 @@ export type UserSession = v.InferOutput<typeof UserSessionSchema>;
 export type ProcessInfo = v.InferOutput<typeof ProcessSchema>;
 export type DiskInfo = v.InferOutput<typeof DiskSchema>;
 export type NetworkInterface = v.InferOutput<typeof NetworkInterfaceSchema>;
+export type NetworkAddress = v.InferOutput<typeof NetworkAddressSchema>;
 export type SystemInfo = v.InferOutput<typeof SystemSchema>;
 export type CollectorError = v.InferOutput<typeof CollectorErrorSchema>;
 

@@ -40,4 +40,6 @@ export interface Context {
   previous: CpuSample | undefined;
   /** The sample this collection leaves for the next one; collectors fill their part. */
   next: CpuSample;
+  /** Records a source the collector could not read (a partial result) in `errors`, under its name. */
+  note?: (message: string) => void;
 }

@@ -149,7 +149,10 @@ export function createCollector(options: CollectOptions = {}): Collector {
         try {
           if (SAMPLED.has(area)) await ready;
           const collect = collectors[area] as (ctx: Context) => Promise<Sections[A]>;
-          return await withTimeout(`collector ${area}`, timeoutMs, () => collect(ctx));
+          const note = (message: string) => {
+            errors.push({ collector: area, message: clip(message, LIMITS.text) });
+          };
+          return await withTimeout(`collector ${area}`, timeoutMs, () => collect({ ...ctx, note }));
         } catch (error) {
           errors.push({
             collector: area,

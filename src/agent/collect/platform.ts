@@ -6,7 +6,7 @@ import { cpuLinux, cpuWindows, parseProcStat } from "./cpu.ts";
 import { disksLinux, disksWindows } from "./disks.ts";
 import { hostLinux, hostWindows } from "./host.ts";
 import { memoryLinux, memoryWindows } from "./memory.ts";
-import { network } from "./network.ts";
+import { network, networkLinux } from "./network.ts";
 import { osLinux, osWindows } from "./os.ts";
 import {
   processesLinux,
@@ -41,7 +41,7 @@ const LINUX: Collectors = {
   users: usersLinux,
   processes: processesLinux,
   disks: disksLinux,
-  network,
+  network: networkLinux,
   system: systemLinux,
 };
 
