@@ -157,12 +157,23 @@ async function inProcessMs(
   };
 }
 
-/** VmRSS of a running agent sampled between reports, against a server that answers 200. */
+interface AgentRss {
+  median: number;
+  max: number;
+  /** Medians of the anonymous (heap, stacks) and file-backed (executable pages) parts of the RSS. */
+  anon: number;
+  file: number;
+  reports: number;
+}
+
+/** VmRSS of a running agent sampled between reports, against a server that answers 201. */
 async function runningAgentRss(
   cmd: string[],
   seconds: number,
-): Promise<{ median: number; max: number; reports: number }> {
+  env: Record<string, string> = {},
+): Promise<AgentRss> {
   let reports = 0;
+  let collecting = false;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -178,17 +189,28 @@ async function runningAgentRss(
     {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "ignore"],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
     },
   );
-  const samples: number[] = [];
+  const rss: number[] = [];
+  const anon: number[] = [];
+  const file: number[] = [];
   try {
     const until = performance.now() + seconds * 1000;
+    let seen = 0;
     while (performance.now() < until) {
       await Bun.sleep(500);
       if (reports === 0) continue; // still starting
+      // Between reports: skip the sample taken while a report was just sent (the agent may still be
+      // tearing it down); a report goes out every 5 s, one sample in ten is dropped.
+      collecting = reports !== seen;
+      seen = reports;
+      if (collecting) continue;
       const status = readFileSync(`/proc/${agent.pid}/status`, "utf8");
-      samples.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+      const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+      rss.push(kb("VmRSS"));
+      anon.push(kb("RssAnon"));
+      file.push(kb("RssFile") + kb("RssShmem"));
     }
   } finally {
     agent.kill("SIGTERM");
@@ -196,7 +218,11 @@ async function runningAgentRss(
     server.stop(true);
     rmSync(spool, { recursive: true, force: true });
   }
-  return { median: median(samples), max: Math.max(...samples), reports };
+  return { median: median(rss), max: Math.max(...rss), anon: median(anon), file: median(file), reports };
+}
+
+function rssRow(label: string, r: AgentRss, target = ""): string {
+  return `  ${label.padEnd(30)} median ${fmt(r.median)} MB (anon ${fmt(r.anon)}, file ${fmt(r.file)}), max ${fmt(r.max)} MB, ${r.reports} reports${target}`;
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -206,6 +232,13 @@ export async function run(args: string[]): Promise<void> {
     return index >= 0 ? Number(args[index + 1]) : fallback;
   };
   const runs = option("runs", 5);
+  // `--only rss`: the running agent alone; `--env KEY=VALUE` (repeatable) goes to the running agent.
+  const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+  const env: Record<string, string> = {};
+  args.forEach((arg, i) => {
+    const pair = arg === "--env" ? (args[i + 1] ?? "") : "";
+    if (pair.includes("=")) env[pair.slice(0, pair.indexOf("="))] = pair.slice(pair.indexOf("=") + 1);
+  });
   const extra = option("extra", 1500);
   const binary = existsSync(BINARY) ? BINARY : undefined;
   const peer = psutilAvailable();
@@ -261,6 +294,7 @@ export async function run(args: string[]): Promise<void> {
     return source;
   };
 
+  if (only === "rss") return runningPhase(binary, extra, option("seconds", 30), env);
   await phase("this machine");
   const killSleepers = await spawnSleepers(extra);
   const stopOnSignal = () => {
@@ -285,16 +319,41 @@ export async function run(args: string[]): Promise<void> {
     await killSleepers();
   }
 
-  console.log("\nrunning agent, RSS between reports (run --interval 5, 20 s, this machine's processes):");
-  const fromSource = await runningAgentRss([BUN, CLI], 20);
-  console.log(
-    `  bun src/agent/cli.ts run   median ${fmt(fromSource.median)} MB, max ${fmt(fromSource.max)} MB, ${fromSource.reports} reports`,
-  );
-  if (binary) {
-    const compiled = await runningAgentRss([binary], 20);
+  await runningPhase(binary, extra, option("seconds", 30), env);
+}
+
+/**
+ * The running agent between reports, on this machine and then with `extra` more processes (its own
+ * children, reaped on the way out). `env` reaches the agent (BUN_OPTIONS=--smol to compare).
+ */
+async function runningPhase(
+  binary: string | undefined,
+  extra: number,
+  seconds: number,
+  env: Record<string, string>,
+) {
+  const label = Object.keys(env).length
+    ? ` (${Object.entries(env)
+        .map(([k, value]) => `${k}=${value}`)
+        .join(" ")})`
+    : "";
+  console.log(`\nrunning agent, RSS between reports (run --interval 5, ${seconds} s)${label}:`);
+  const fromSource = await runningAgentRss([BUN, CLI], seconds, env);
+  console.log(rssRow(`from source, ${processCount()} processes`, fromSource));
+  if (!binary) return;
+  console.log(rssRow(`compiled, ${processCount()} processes`, await runningAgentRss([binary], seconds, env)));
+  const killSleepers = await spawnSleepers(extra);
+  try {
+    const loaded = await runningAgentRss([binary], seconds, env);
     console.log(
-      `  compiled binary run        median ${fmt(compiled.median)} MB, max ${fmt(compiled.max)} MB, ${compiled.reports} reports (target <= 45 MB)`,
+      rssRow(
+        `compiled, ${processCount()} processes`,
+        loaded,
+        ` (target <= 35 MB: ${loaded.median <= 35 ? "met" : "MISSED"})`,
+      ),
     );
+  } finally {
+    await killSleepers();
   }
 }
 
