@@ -1,4 +1,6 @@
 // `bun run bench agent [--runs 5] [--extra 1500]`: what the agent costs its host, side by side in one run.
+// `--only rss|rss-loaded|collectors` runs one part; `--binary PATH` measures another build of the agent
+// (a variant under test); `--env KEY=VALUE` (repeatable) goes to the running agent; `--seconds 30`.
 //
 // - `relevo-agent collect` (one-shot, from source, and the compiled binary when dist/ has one): wall time,
 //   CPU seconds of the process and every child it waited for (wait4's rusage, as /usr/bin/time reports
@@ -6,7 +8,9 @@
 // - The process collector alone, in-process, against `systeminformation.processes()` and the seed's psutil
 //   collector, each in a child process so the children they spawn (`ps`, one `cat` per process) count.
 // - The size of the report with the extra processes, as JSON and gzip-compressed (what goes on the wire).
-// - The RSS of a running agent between reports, reporting every 5 s to a tiny 127.0.0.1 server.
+// - What each Linux collector costs alone, in-process, and the size of its section.
+// - The RSS of a running agent between reports (anonymous and file-backed), reporting every 5 s to a tiny
+//   127.0.0.1 server, from source and compiled, then compiled with `--extra` more processes (target 35 MB).
 //
 // Every `sleep` this starts is killed on the way out, also on error or Ctrl-C, and they end by themselves
 // after 10 minutes whatever happens.
@@ -131,6 +135,36 @@ async function child(mode: string): Promise<void> {
     console.log(JSON.stringify({ ms: performance.now() - t, count }));
     return;
   }
+  if (mode === "collectors") {
+    // Each Linux collector alone, warm (the first call loads its module and fills caches), median of 21.
+    const nodeOs = await import("node:os");
+    const { collectorsFor } = await import("../../src/agent/collect/platform.ts");
+    const collectors = collectorsFor("linux");
+    const costs: Record<string, { us: number; bytes: number }> = {};
+    for (const [area, collect] of Object.entries(collectors)) {
+      const ctx = {
+        root: "/",
+        os: nodeOs,
+        powerShell: async () => "",
+        now: () => new Date(),
+        monotonic: () => performance.now(),
+        commandLines: true,
+        previous: undefined,
+        next: { at: 0 },
+        partial: () => {},
+      };
+      let section: unknown = await collect(ctx);
+      const times: number[] = [];
+      for (let i = 0; i < 21; i++) {
+        const t = performance.now();
+        section = await collect(ctx);
+        times.push((performance.now() - t) * 1000);
+      }
+      costs[area] = { us: median(times), bytes: JSON.stringify(section ?? null).length };
+    }
+    console.log(JSON.stringify(costs));
+    return;
+  }
   throw new Error(`unknown child mode ${mode} (after ${performance.now() - started} ms)`);
 }
 
@@ -157,12 +191,31 @@ async function inProcessMs(
   };
 }
 
-/** VmRSS of a running agent sampled between reports, against a server that answers 200. */
+interface AgentRss {
+  median: number;
+  max: number;
+  /** Medians of the anonymous (heap, stacks) and file-backed (executable pages) parts of the RSS. */
+  anon: number;
+  file: number;
+  reports: number;
+  /** CPU seconds of the agent per report, from its first report to the end. */
+  cpuPerReport: number;
+}
+
+/** utime + stime of a process in seconds (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** VmRSS of a running agent sampled between reports, against a server that answers 201. */
 async function runningAgentRss(
   cmd: string[],
   seconds: number,
-): Promise<{ median: number; max: number; reports: number }> {
+  env: Record<string, string> = {},
+): Promise<AgentRss> {
   let reports = 0;
+  let collecting = false;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -178,17 +231,34 @@ async function runningAgentRss(
     {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "ignore"],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
     },
   );
-  const samples: number[] = [];
+  const rss: number[] = [];
+  const anon: number[] = [];
+  const file: number[] = [];
+  let firstReport: { reports: number; cpu: number } | undefined;
+  let cpuPerReport = Number.NaN;
   try {
     const until = performance.now() + seconds * 1000;
+    let seen = 0;
     while (performance.now() < until) {
       await Bun.sleep(500);
       if (reports === 0) continue; // still starting
+      if (firstReport === undefined) firstReport = { reports, cpu: cpuSeconds(agent.pid) };
+      // Between reports: skip the sample taken while a report was just sent (the agent may still be
+      // tearing it down); a report goes out every 5 s, one sample in ten is dropped.
+      collecting = reports !== seen;
+      seen = reports;
+      if (collecting) continue;
       const status = readFileSync(`/proc/${agent.pid}/status`, "utf8");
-      samples.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+      const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+      rss.push(kb("VmRSS"));
+      anon.push(kb("RssAnon"));
+      file.push(kb("RssFile") + kb("RssShmem"));
+    }
+    if (firstReport && reports > firstReport.reports) {
+      cpuPerReport = (cpuSeconds(agent.pid) - firstReport.cpu) / (reports - firstReport.reports);
     }
   } finally {
     agent.kill("SIGTERM");
@@ -196,7 +266,18 @@ async function runningAgentRss(
     server.stop(true);
     rmSync(spool, { recursive: true, force: true });
   }
-  return { median: median(samples), max: Math.max(...samples), reports };
+  return {
+    median: median(rss),
+    max: Math.max(...rss),
+    anon: median(anon),
+    file: median(file),
+    reports,
+    cpuPerReport,
+  };
+}
+
+function rssRow(label: string, r: AgentRss, target = ""): string {
+  return `  ${label.padEnd(30)} median ${fmt(r.median)} MB (anon ${fmt(r.anon)}, file ${fmt(r.file)}), max ${fmt(r.max)} MB, ${r.reports} reports, ${fmt(r.cpuPerReport, 3)} CPU-s per report${target}`;
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -206,18 +287,27 @@ export async function run(args: string[]): Promise<void> {
     return index >= 0 ? Number(args[index + 1]) : fallback;
   };
   const runs = option("runs", 5);
+  // `--only rss`: the running agent alone; `--env KEY=VALUE` (repeatable) goes to the running agent.
+  const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+  const env: Record<string, string> = {};
+  args.forEach((arg, i) => {
+    const pair = arg === "--env" ? (args[i + 1] ?? "") : "";
+    if (pair.includes("=")) env[pair.slice(0, pair.indexOf("="))] = pair.slice(pair.indexOf("=") + 1);
+  });
   const extra = option("extra", 1500);
-  const binary = existsSync(BINARY) ? BINARY : undefined;
+  // `--binary PATH` measures another build of the agent (a variant under test) instead of dist/'s.
+  const chosen = args.includes("--binary") ? (args[args.indexOf("--binary") + 1] ?? BINARY) : BINARY;
+  const binary = existsSync(chosen) ? chosen : undefined;
   const peer = psutilAvailable();
 
   console.log(
     `bench agent: median of ${runs} runs, ${navigator.hardwareConcurrency} CPUs, bun ${Bun.version}`,
   );
   if (binary) {
-    console.log(`  compiled binary: ${BINARY} (built ${statSync(BINARY).mtime.toISOString()})`);
+    console.log(`  compiled binary: ${binary} (built ${statSync(binary).mtime.toISOString()})`);
     // As an installed binary is: written back to disk. Just after a build its page-cache pages are still
     // dirty, and a running agent measured 3-4 MB more RSS from it.
-    const fd = openSync(BINARY, "r");
+    const fd = openSync(binary, "r");
     fsyncSync(fd);
     closeSync(fd);
   }
@@ -261,6 +351,9 @@ export async function run(args: string[]): Promise<void> {
     return source;
   };
 
+  if (only === "rss") return runningPhase(binary, extra, option("seconds", 30), env);
+  if (only === "rss-loaded") return runningPhase(binary, extra, option("seconds", 30), env, true);
+  if (only === "collectors") return collectorCosts();
   await phase("this machine");
   const killSleepers = await spawnSleepers(extra);
   const stopOnSignal = () => {
@@ -285,16 +378,61 @@ export async function run(args: string[]): Promise<void> {
     await killSleepers();
   }
 
-  console.log("\nrunning agent, RSS between reports (run --interval 5, 20 s, this machine's processes):");
-  const fromSource = await runningAgentRss([BUN, CLI], 20);
-  console.log(
-    `  bun src/agent/cli.ts run   median ${fmt(fromSource.median)} MB, max ${fmt(fromSource.max)} MB, ${fromSource.reports} reports`,
-  );
-  if (binary) {
-    const compiled = await runningAgentRss([binary], 20);
+  await collectorCosts();
+  await runningPhase(binary, extra, option("seconds", 30), env);
+}
+
+/** What each Linux collector costs per report, in a child process (wall time in-process, JSON size). */
+async function collectorCosts(): Promise<void> {
+  const run = await measure([BUN, import.meta.path, "child", "collectors"]);
+  const costs = JSON.parse(run.stdout) as Record<string, { us: number; bytes: number }>;
+  console.log(`\neach collector alone, warm, median of 21 (${processCount()} processes):`);
+  for (const [area, cost] of Object.entries(costs)) {
     console.log(
-      `  compiled binary run        median ${fmt(compiled.median)} MB, max ${fmt(compiled.max)} MB, ${compiled.reports} reports (target <= 45 MB)`,
+      `  ${area.padEnd(16)} ${fmt(cost.us / 1000, 2).padStart(8)} ms ${fmt(cost.bytes / 1024).padStart(8)} KiB JSON`,
     );
+  }
+}
+
+/**
+ * The running agent between reports, on this machine and then with `extra` more processes (its own
+ * children, reaped on the way out). `env` reaches the agent (BUN_OPTIONS=--smol to compare).
+ */
+async function runningPhase(
+  binary: string | undefined,
+  extra: number,
+  seconds: number,
+  env: Record<string, string>,
+  loadedOnly = false,
+) {
+  const label = Object.keys(env).length
+    ? ` (${Object.entries(env)
+        .map(([k, value]) => `${k}=${value}`)
+        .join(" ")})`
+    : "";
+  console.log(`\nrunning agent, RSS between reports (run --interval 5, ${seconds} s)${label}:`);
+  if (!loadedOnly) {
+    const fromSource = await runningAgentRss([BUN, CLI], seconds, env);
+    console.log(rssRow(`from source, ${processCount()} processes`, fromSource));
+  }
+  if (!binary) return;
+  if (!loadedOnly) {
+    console.log(
+      rssRow(`compiled, ${processCount()} processes`, await runningAgentRss([binary], seconds, env)),
+    );
+  }
+  const killSleepers = await spawnSleepers(extra);
+  try {
+    const loaded = await runningAgentRss([binary], seconds, env);
+    console.log(
+      rssRow(
+        `compiled, ${processCount()} processes`,
+        loaded,
+        ` (target <= 35 MB: ${loaded.median <= 35 ? "met" : "MISSED"})`,
+      ),
+    );
+  } finally {
+    await killSleepers();
   }
 }
 

@@ -3,6 +3,7 @@
 // the CA's text) comes in through `AgentEdges`, so tests run it in-process with fakes.
 import { VERSION } from "../shared/version.ts";
 import type { AgentLog } from "./_log.ts";
+import { releaseMemory } from "./_memory.ts";
 import { Agent, type CycleResult, type ReportSource } from "./loop.ts";
 import { createSender } from "./send.ts";
 import type { AgentSettings } from "./settings.ts";
@@ -17,6 +18,8 @@ export interface AgentEdges {
   log: AgentLog;
   fetch?: typeof fetch;
   backoff?: { baseMs: number; maxMs: number };
+  /** After each report of a long run; by default gives memory back (releaseMemory). */
+  afterReport?: () => void | Promise<void>;
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
@@ -72,6 +75,7 @@ export async function runAgent(
       log,
       backoff: edges.backoff,
       once: options.once,
+      afterReport: edges.afterReport ?? releaseMemory,
     });
     if (options.once) return await agent.cycle(options.signal);
     log.info(

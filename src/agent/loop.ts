@@ -32,6 +32,8 @@ export interface AgentOptions {
   jitter?: number;
   /** One cycle only (`run --once`): there is no next try to announce. */
   once?: boolean;
+  /** Runs after each report of `run`, before the wait: gives memory back (see _memory.ts). */
+  afterReport?: () => void | Promise<void>;
 }
 
 export type CycleResult =
@@ -185,6 +187,7 @@ export class Agent {
           // Set first so that a step that throws still waits an interval before collecting again.
           nextCollect = start + this.options.intervalMs;
           await this.cycle(signal);
+          await this.options.afterReport?.();
           // After the cycle: the server's answer may have changed the interval.
           nextCollect = Math.max(start + this.nextIntervalMs(), now() + 100);
         } else if (this.retryAt && start >= this.retryAt && spool.size > 0) {

@@ -16,6 +16,12 @@ export const LIMITS = {
   interfaces: 512,
   addresses: 256,
   errors: 64,
+  gateways: 64,
+  nameservers: 32,
+  blockDevices: 512,
+  accounts: 4_096,
+  groups: 4_096,
+  members: 1_024,
 } as const;
 
 const text = (max: number = LIMITS.shortText) => v.pipe(v.string(), v.maxLength(max));
@@ -125,11 +131,27 @@ export const DiskSchema = v.looseObject({
   available_bytes: v.optional(bytes),
 });
 
+export const NetworkAddressSchema = v.looseObject({
+  address: text(64),
+  prefix: v.pipe(
+    v.number(),
+    v.check((n: number) => Number.isInteger(n) && n >= 0 && n <= 128, "Invalid prefix: expected 0 to 128"),
+  ),
+});
+
 export const NetworkInterfaceSchema = v.looseObject({
   name: text(),
   mac: text(64),
   ipv4: list(text(64), LIMITS.addresses),
   ipv6: list(text(64), LIMITS.addresses),
+  // Newer agents (optional, so older reports still pass): each address with its prefix length, the
+  // kernel's operstate, link speed in Mb/s (null when down or unknown), MTU, and whether it is a
+  // software interface (bridge, veth, tunnel) rather than a NIC.
+  addresses: v.optional(list(NetworkAddressSchema, LIMITS.addresses)),
+  state: v.optional(text(32)),
+  speed_mbps: v.optional(v.nullable(count)),
+  mtu: v.optional(v.nullable(count)),
+  virtual: v.optional(v.nullable(v.boolean())),
 });
 
 export const SystemSchema = v.looseObject({
@@ -137,6 +159,54 @@ export const SystemSchema = v.looseObject({
   model: text(),
   serial: text(),
   uuid: text(),
+});
+
+export const GatewaySchema = v.looseObject({
+  address: text(64),
+  interface: text(),
+  metric: count,
+});
+
+/** Default gateways of both families and the resolver's servers and search domains. */
+export const NetworkConfigSchema = v.looseObject({
+  gateways: list(GatewaySchema, LIMITS.gateways),
+  dns_servers: list(text(64), LIMITS.nameservers),
+  dns_search: list(text(), LIMITS.nameservers),
+});
+
+export const BlockDeviceSchema = v.looseObject({
+  name: text(),
+  /** disk, loop, dm (device mapper: LVM, LUKS), md (software RAID), rom, zram, nbd, mmc. */
+  type: text(32),
+  size_bytes: bytes,
+  model: text(),
+  vendor: text(),
+  serial: text(),
+  rotational: v.nullable(v.boolean()),
+  removable: v.nullable(v.boolean()),
+});
+
+export const AccountSchema = v.looseObject({
+  name: text(),
+  uid: count,
+  gid: count,
+  home: text(LIMITS.text),
+  shell: text(LIMITS.text),
+  /** No password login (`!` or `*` in the shadow file, as `passwd -S` says L); null when it cannot be read. */
+  locked: v.nullable(v.boolean()),
+  last_login_at: optionalTimestamp,
+});
+
+export const GroupSchema = v.looseObject({
+  name: text(),
+  gid: count,
+  members: list(text(), LIMITS.members),
+});
+
+/** Local accounts and groups (the host's own files, not the directory's). */
+export const AccountsSchema = v.looseObject({
+  users: list(AccountSchema, LIMITS.accounts),
+  groups: list(GroupSchema, LIMITS.groups),
 });
 
 export const CollectorErrorSchema = v.looseObject({
@@ -158,6 +228,10 @@ export const ReportSchema = v.looseObject({
   disks: list(DiskSchema, LIMITS.disks),
   network: list(NetworkInterfaceSchema, LIMITS.interfaces),
   system: SystemSchema,
+  // Optional sections of newer agents: validated when present, absent from older reports.
+  network_config: v.optional(NetworkConfigSchema),
+  block_devices: v.optional(list(BlockDeviceSchema, LIMITS.blockDevices)),
+  accounts: v.optional(AccountsSchema),
   errors: list(CollectorErrorSchema, LIMITS.errors),
 });
 
@@ -169,8 +243,15 @@ export type UserSession = v.InferOutput<typeof UserSessionSchema>;
 export type ProcessInfo = v.InferOutput<typeof ProcessSchema>;
 export type DiskInfo = v.InferOutput<typeof DiskSchema>;
 export type NetworkInterface = v.InferOutput<typeof NetworkInterfaceSchema>;
+export type NetworkAddress = v.InferOutput<typeof NetworkAddressSchema>;
 export type SystemInfo = v.InferOutput<typeof SystemSchema>;
 export type CollectorError = v.InferOutput<typeof CollectorErrorSchema>;
+export type NetworkConfig = v.InferOutput<typeof NetworkConfigSchema>;
+export type Gateway = v.InferOutput<typeof GatewaySchema>;
+export type BlockDevice = v.InferOutput<typeof BlockDeviceSchema>;
+export type Accounts = v.InferOutput<typeof AccountsSchema>;
+export type Account = v.InferOutput<typeof AccountSchema>;
+export type Group = v.InferOutput<typeof GroupSchema>;
 
 /** One schema violation, as the server's 422 lists it: where (a dot path) and what. */
 export interface ReportIssue {

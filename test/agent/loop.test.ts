@@ -251,3 +251,23 @@ describe("Agent.run when a step throws", () => {
     expect(ctx.log.lines.some((l) => l.includes("agent step failed (1 in a row): boom"))).toBe(true);
   });
 });
+
+describe("Agent.run between reports", () => {
+  test("gives memory back after each report, before waiting", async () => {
+    const controller = new AbortController();
+    const events: string[] = [];
+    const ctx = await setup({
+      afterReport: () => {
+        events.push("after");
+        if (events.filter((event) => event === "after").length === 3) controller.abort();
+      },
+      sleep: async (ms) => {
+        events.push("sleep");
+        ctx.clock.t += ms;
+      },
+    });
+    await ctx.agent.run(controller.signal);
+    expect(ctx.collector.ids).toHaveLength(3);
+    expect(events.slice(0, 4)).toEqual(["after", "sleep", "after", "sleep"]);
+  });
+});

@@ -6,17 +6,19 @@ import type { Context } from "./_context.ts";
 import { readText } from "./_files.ts";
 import { clip } from "./_limits.ts";
 import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
+import { isLinkLocal } from "./network.ts";
 
 type Host = Report["host"];
 
-/** Non-loopback addresses of every interface, IPv4 first, without zone ids. */
+/** Addresses other machines can reach: not loopback, not link-local; IPv4 first, without zone ids. */
 export function hostAddresses(ctx: Context): string[] {
   const v4: string[] = [];
   const v6: string[] = [];
   for (const addresses of Object.values(ctx.os.networkInterfaces())) {
     for (const address of addresses ?? []) {
-      if (address.internal) continue;
-      (address.family === "IPv4" ? v4 : v6).push(address.address.split("%")[0] ?? address.address);
+      const ip = address.address.split("%")[0] ?? address.address;
+      if (address.internal || isLinkLocal(ip)) continue;
+      (address.family === "IPv4" ? v4 : v6).push(ip);
     }
   }
   return [...new Set([...v4, ...v6])].slice(0, LIMITS.addresses).map((ip) => clip(ip, 64));

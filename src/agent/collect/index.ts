@@ -78,6 +78,9 @@ const EMPTY: Sections = {
   disks: [],
   network: [],
   system: { manufacturer: "", model: "", serial: "", uuid: "" },
+  network_config: { gateways: [], dns_servers: [], dns_search: [] },
+  block_devices: [],
+  accounts: { users: [], groups: [] },
 };
 
 export const DEFAULTS = { timeoutMs: 10_000, sampleMs: 300 } as const;
@@ -175,6 +178,11 @@ export function createCollector(options: CollectOptions = {}): Collector {
         run("network"),
         run("system"),
       ]);
+      const [network_config, block_devices, accounts] = await Promise.all([
+        run("network_config"),
+        run("block_devices"),
+        run("accounts"),
+      ]);
       // A failed sampled collector leaves its part of the old sample in place, so the next report still
       // measures against something.
       previous = { ...previous, ...ctx.next };
@@ -193,6 +201,9 @@ export function createCollector(options: CollectOptions = {}): Collector {
         disks,
         network,
         system,
+        ...(network_config && { network_config }),
+        ...(block_devices && { block_devices }),
+        ...(accounts && { accounts }),
         errors: errors.slice(0, LIMITS.errors),
       };
     },

@@ -2,11 +2,14 @@
 import type { Report } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { readText } from "./_files.ts";
+import { accountsLinux } from "./accounts.ts";
+import { blockDevicesLinux } from "./block-devices.ts";
 import { cpuLinux, cpuWindows, parseProcStat } from "./cpu.ts";
 import { disksLinux, disksWindows } from "./disks.ts";
 import { hostLinux, hostWindows } from "./host.ts";
 import { memoryLinux, memoryWindows } from "./memory.ts";
-import { network } from "./network.ts";
+import { network, networkLinux } from "./network.ts";
+import { networkConfigLinux } from "./network-config.ts";
 import { osLinux, osWindows } from "./os.ts";
 import {
   processesLinux,
@@ -28,6 +31,9 @@ export const AREAS = [
   "disks",
   "network",
   "system",
+  "network_config",
+  "block_devices",
+  "accounts",
 ] as const;
 export type Area = (typeof AREAS)[number];
 export type Sections = { [A in Area]: Report[A] };
@@ -41,8 +47,11 @@ const LINUX: Collectors = {
   users: usersLinux,
   processes: processesLinux,
   disks: disksLinux,
-  network,
+  network: networkLinux,
   system: systemLinux,
+  network_config: networkConfigLinux,
+  block_devices: blockDevicesLinux,
+  accounts: accountsLinux,
 };
 
 const WINDOWS: Collectors = {
@@ -55,6 +64,10 @@ const WINDOWS: Collectors = {
   disks: disksWindows,
   network,
   system: systemWindows,
+  // Not collected on Windows yet: the sections stay out of the report.
+  network_config: async () => undefined,
+  block_devices: async () => undefined,
+  accounts: async () => undefined,
 };
 
 /** Windows has its own; every other platform is read like Linux (what is missing there lands in errors). */
