@@ -5,6 +5,7 @@ import type { CpuInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { parseColonValues, readText } from "./_files.ts";
 import { bounded, clip, count } from "./_limits.ts";
+import { orPartial } from "./_partial.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
 const VENDORS: Record<string, string> = {
@@ -125,17 +126,30 @@ export function parseWindowsCpu(text: string): CpuModel & { load_percent: number
   };
 }
 
+/** Logical cores, model and speed come from the runtime; maker, physical cores and load need PowerShell. */
 export async function cpuWindows(ctx: Context): Promise<CpuInfo> {
-  const cpu = parseWindowsCpu(await ctx.powerShell(WINDOWS_CPU_COMMAND));
-  const cores = cpu.cores || ctx.os.cpus().length;
+  const cpus = ctx.os.cpus();
+  const runtime: CpuInfo = {
+    manufacturer: "",
+    model: clip((cpus[0]?.model ?? "").replace(/\s+/g, " ").trim()),
+    speed_ghz: bounded((cpus[0]?.speed ?? 0) / 1000, 1000),
+    cores: count(cpus.length),
+    physical_cores: 0,
+    load_percent: 0,
+    // Windows has no load average; the schema's list may be empty.
+    load_avg: [],
+  };
+  const missing = ["manufacturer", "physical_cores", "load_percent"];
+  const text = await orPartial(runtime, missing, () => ctx.powerShell(WINDOWS_CPU_COMMAND));
+  const cpu = await orPartial(runtime, missing, async () => parseWindowsCpu(text));
+  const cores = runtime.cores || cpu.cores;
   return {
+    ...runtime,
     manufacturer: clip(cpu.manufacturer),
-    model: clip(cpu.model),
-    speed_ghz: bounded(cpu.speed_ghz, 1000),
+    model: clip(cpu.model) || runtime.model,
+    speed_ghz: bounded(cpu.speed_ghz, 1000) || runtime.speed_ghz,
     cores: count(cores),
     physical_cores: count(cpu.physical_cores || cores),
     load_percent: bounded(cpu.load_percent, 100),
-    // Windows has no load average; the schema's list may be empty.
-    load_avg: [],
   };
 }

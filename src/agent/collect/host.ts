@@ -4,6 +4,7 @@ import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { readText } from "./_files.ts";
 import { clip } from "./_limits.ts";
+import { orPartial } from "./_partial.ts";
 import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
 
 type Host = Report["host"];
@@ -57,7 +58,11 @@ export function parseWindowsHost(text: string, fallbackName: string): { hostname
   return { hostname, fqdn };
 }
 
+/** The name and addresses come from the runtime; only the FQDN needs PowerShell. */
 export async function hostWindows(ctx: Context): Promise<Host> {
-  const { hostname, fqdn } = parseWindowsHost(await ctx.powerShell(WINDOWS_HOST_COMMAND), ctx.os.hostname());
-  return { hostname: clip(hostname), fqdn: clip(fqdn), ips: hostAddresses(ctx) };
+  const hostname = ctx.os.hostname();
+  const runtime: Host = { hostname: clip(hostname), fqdn: "", ips: hostAddresses(ctx) };
+  const text = await orPartial(runtime, ["fqdn"], () => ctx.powerShell(WINDOWS_HOST_COMMAND));
+  const parsed = await orPartial(runtime, ["fqdn"], async () => parseWindowsHost(text, hostname));
+  return { ...runtime, hostname: clip(parsed.hostname), fqdn: clip(parsed.fqdn) };
 }

@@ -11,6 +11,7 @@ import { LIMITS, SCHEMA_VERSION } from "../../shared/report.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Context, CpuSample, NodeOs } from "./_context.ts";
 import { clip } from "./_limits.ts";
+import { PartialSectionError } from "./_partial.ts";
 import { noPowerShell, type PowerShellRunner } from "./_powershell.ts";
 import { openPowerShellSession, type PowerShellSession } from "./_ps-session.ts";
 import { withTimeout } from "./_timeout.ts";
@@ -150,6 +151,8 @@ export function createCollector(options: CollectOptions = {}): Collector {
             collector: area,
             message: clip(error instanceof Error ? error.message : String(error), LIMITS.text),
           });
+          // What could be read without the failed source is still sent.
+          if (error instanceof PartialSectionError) return error.section as Sections[A];
           return structuredClone(EMPTY[area]);
         }
       };

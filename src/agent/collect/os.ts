@@ -3,6 +3,7 @@ import type { OsInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { parseKeyValues, readText } from "./_files.ts";
 import { clip, count } from "./_limits.ts";
+import { orPartial } from "./_partial.ts";
 import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
 
 /** OsInfo plus `pretty_name`, an extra field the loose schema keeps ("Debian GNU/Linux 12 (bookworm)"). */
@@ -82,12 +83,20 @@ export function parseWindowsOs(text: string, now: Date): WindowsOs {
   };
 }
 
+/** Kernel version, arch and uptime come from the runtime; the names and the build need PowerShell. */
 export async function osWindows(ctx: Context): Promise<OsSection> {
-  const parsed = parseWindowsOs(await ctx.powerShell(WINDOWS_OS_COMMAND), ctx.now());
-  return {
+  const runtime: OsSection = {
     platform: "win32",
-    ...parsed,
-    uptime_s: parsed.uptime_s || count(Math.floor(ctx.os.uptime())),
+    name: "",
+    version: "",
+    build: "",
+    kernel: clip(ctx.os.release()),
     arch: clip(ctx.os.arch(), 32),
+    uptime_s: count(Math.floor(ctx.os.uptime())),
+    pretty_name: "",
   };
+  const missing = ["name", "version", "build"];
+  const text = await orPartial(runtime, missing, () => ctx.powerShell(WINDOWS_OS_COMMAND));
+  const parsed = await orPartial(runtime, missing, async () => parseWindowsOs(text, ctx.now()));
+  return { ...runtime, ...parsed, kernel: parsed.kernel || runtime.kernel, uptime_s: runtime.uptime_s };
 }

@@ -146,7 +146,12 @@ const windowsOs: NodeOs = {
   release: () => "10.0.20348",
   uptime: () => 269_540,
   networkInterfaces: () => JSON.parse(windowsOutput("network-interfaces")),
-  cpus: () => [],
+  cpus: () =>
+    Array.from({ length: 32 }, () => ({
+      model: "Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz",
+      speed: 2993,
+      times: { user: 1_000_000, nice: 0, sys: 500_000, idle: 8_500_000, irq: 10_000 },
+    })),
   totalmem: () => 34_359_738_368,
   freemem: () => 21_474_836_480,
   loadavg: () => [0, 0, 0],
@@ -194,6 +199,41 @@ async function windowsReport(): Promise<{ report: Report; asked: string[] }> {
   });
   return { report: await collector.collect(), asked: powerShell.asked };
 }
+
+describe("the Windows collector without a working PowerShell", () => {
+  test("still fills host name, addresses, arch, cores and memory from the runtime, naming only what is lost", async () => {
+    const collector = createCollector({
+      platform: "win32",
+      powerShell: () => Promise.reject(new Error("PowerShell exited with code 1: Access is denied")),
+      os: windowsOs,
+      now: () => NOW,
+      sampleMs: 0,
+    });
+    const report = await collector.collect();
+    expect(report.host).toEqual({
+      hostname: "WEB01",
+      fqdn: "",
+      ips: ["10.20.30.25", "fe80::8d4f:2a17:5b3c:91e2", "2001:db8:10::25"],
+    });
+    expect(report.os).toMatchObject({
+      platform: "win32",
+      arch: "x64",
+      kernel: "10.0.20348",
+      uptime_s: 269_540,
+    });
+    expect(report.cpu).toMatchObject({ cores: 32, model: "Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz" });
+    expect(report.memory).toMatchObject({ total_bytes: 34_359_738_368, available_bytes: 21_474_836_480 });
+    expect(report.network.length).toBe(2);
+    const byCollector = Object.fromEntries(report.errors.map((error) => [error.collector, error.message]));
+    expect(byCollector.host).toBe("fqdn not read: PowerShell exited with code 1: Access is denied");
+    expect(byCollector.memory).toStartWith("swap_total_bytes, swap_used_bytes not read: ");
+    expect(byCollector.os).toStartWith("name, version, build not read: ");
+    expect(Object.keys(byCollector).sort()).toEqual(
+      ["cpu", "disks", "host", "memory", "os", "processes", "system", "users"].sort(),
+    );
+    expect(checkReport(report).ok).toBe(true);
+  });
+});
 
 describe("the Windows collector", () => {
   test("produces a report that passes the shared schema, without errors", async () => {
