@@ -23,6 +23,8 @@ export interface CpuSample {
   at: number;
   /** CPU seconds used so far per process, keyed by `pid:start` so a reused pid never inherits a history. */
   processes?: Map<string, number>;
+  /** When PowerShell read the process list (Windows): monotonic ms of the system-wide clock. */
+  windowsAt?: number;
   /** Whole-machine busy and total jiffies (Linux /proc/stat). */
   machine?: { busy: number; total: number };
 }

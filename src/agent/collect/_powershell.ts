@@ -40,3 +40,18 @@ export const num = (value: unknown): number => {
   const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
   return Number.isFinite(n) ? n : 0;
 };
+
+/**
+ * Epoch milliseconds of a date as PowerShell prints it: ISO 8601 (what our commands ask for, and
+ * PowerShell 7's ConvertTo-Json), Windows PowerShell 5.1's "/Date(1700000000000)/" (a DateTime it serialized
+ * itself), or 5.1's wrapper object {value: "/Date(...)/", DateTime: "..."}. NaN when there is none.
+ */
+export function powerShellDate(value: unknown): number {
+  if (typeof value === "object" && value !== null && "value" in value)
+    return powerShellDate((value as { value: unknown }).value);
+  const text = str(value);
+  if (!text) return Number.NaN;
+  const legacy = /^\/Date\((-?\d+)([+-]\d{4})?\)\/$/.exec(text);
+  if (legacy) return Number(legacy[1]);
+  return Date.parse(text);
+}

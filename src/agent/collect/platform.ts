@@ -2,7 +2,7 @@
 import type { Report } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { readText } from "./_files.ts";
-import { cpuLinux, cpuWindows, parseProcStat } from "./cpu.ts";
+import { cpuLinux, cpuWindows, parseProcStat, windowsMachineTimes } from "./cpu.ts";
 import { disksLinux, disksWindows } from "./disks.ts";
 import { hostLinux, hostWindows } from "./host.ts";
 import { memoryLinux, memoryWindows } from "./memory.ts";
@@ -66,7 +66,8 @@ export function collectorsFor(platform: NodeJS.Platform): Collectors {
 export function sampleFor(platform: NodeJS.Platform): (ctx: Context) => Promise<void> {
   if (platform === "win32") {
     return async (ctx) => {
-      ctx.next.processes = await sampleWindowsProcesses(ctx);
+      ctx.next.machine = windowsMachineTimes(ctx.os);
+      await sampleWindowsProcesses(ctx);
     };
   }
   return async (ctx) => {
