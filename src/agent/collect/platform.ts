@@ -67,7 +67,9 @@ export function sampleFor(platform: NodeJS.Platform): (ctx: Context) => Promise<
   if (platform === "win32") {
     return async (ctx) => {
       ctx.next.machine = windowsMachineTimes(ctx.os);
-      await sampleWindowsProcesses(ctx);
+      // The machine's times need no PowerShell: a failed process sample still leaves a load baseline
+      // (the processes collector then says its CPU shares are not measured).
+      await sampleWindowsProcesses(ctx).catch(() => {});
     };
   }
   return async (ctx) => {

@@ -9,6 +9,7 @@ import { LIMITS } from "../../shared/report.ts";
 import type { Context, CpuSample } from "./_context.ts";
 import { readText } from "./_files.ts";
 import { bounded, clip, count, isoOrNull } from "./_limits.ts";
+import { PartialSectionError } from "./_partial.ts";
 import { asList, num, parsePowerShellJson, powerShellDate, str } from "./_powershell.ts";
 import { parseProcStat } from "./cpu.ts";
 
@@ -351,6 +352,8 @@ export async function processesWindows(ctx: Context): Promise<WindowsProcessesRe
   );
   const result: WindowsProcessesResult = { total: sample.processes.length, list };
   if (sample.ownerError) result.owner_error = clip(sample.ownerError, LIMITS.text);
+  if (!previous?.processes)
+    throw new PartialSectionError(result, "cpu_percent not measured: no earlier process sample");
   return result;
 }
 

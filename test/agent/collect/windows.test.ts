@@ -390,6 +390,33 @@ describe("the Windows collector without a working PowerShell", () => {
   });
 });
 
+describe("the Windows collector when only the CPU baseline's process sample failed", () => {
+  test("still measures load, and says the CPU shares of processes are not measured instead of reporting 0", async () => {
+    let clock = 0;
+    const powerShell = recordedPowerShell(answers);
+    const collector = createCollector({
+      platform: "win32",
+      powerShell: async (command) => {
+        if (command === WINDOWS_PROCESS_TIMES_COMMAND) {
+          clock = 7_000;
+          throw new Error("PowerShell command timed out after 10000 ms");
+        }
+        return powerShell.run(command);
+      },
+      os: { ...windowsOs, cpus: () => cpusAt(clock) },
+      now: () => NOW,
+      monotonic: () => clock,
+      sampleMs: 0,
+    });
+    const report = await collector.collect();
+    expect(report.cpu.load_percent).toBe(25);
+    expect(report.processes.total).toBe(12);
+    expect(report.errors).toEqual([
+      { collector: "processes", message: "cpu_percent not measured: no earlier process sample" },
+    ]);
+  });
+});
+
 describe("the Windows collector", () => {
   test("produces a report that passes the shared schema, without errors", async () => {
     const { report } = await windowsReport();
