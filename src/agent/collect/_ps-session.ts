@@ -18,7 +18,8 @@ export interface PowerShellSessionOptions {
 
 export interface PowerShellSession {
   run(script: string): Promise<string>;
-  close(): void;
+  /** Ends the process (end of stdin, killed after 2 s) and resolves once it has exited and been reaped. */
+  close(): Promise<void>;
 }
 
 interface Job {
@@ -193,7 +194,7 @@ export function openPowerShellSession(options: PowerShellSessionOptions): PowerS
         pump();
       });
     },
-    close() {
+    async close() {
       for (const job of queue.splice(0)) job.reject(new Error("the PowerShell session was closed"));
       const state = live;
       live = undefined;
@@ -209,8 +210,9 @@ export function openPowerShellSession(options: PowerShellSessionOptions): PowerS
       const timer = setTimeout(() => {
         if (state.proc.exitCode === null) state.proc.kill();
       }, 2_000);
-      timer.unref?.();
-      state.proc.unref();
+      // Waited for, so the process never outlives the agent (an orphan nobody reaps).
+      await state.proc.exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -52,8 +52,8 @@ export interface CollectOptions {
 
 export interface Collector {
   collect(): Promise<Report>;
-  /** Ends the PowerShell session (Windows); the Collector can still collect afterwards, without it. */
-  close(): void;
+  /** Ends the PowerShell session (Windows) and waits for it to exit; the Collector can still collect afterwards. */
+  close(): Promise<void>;
   /** The sample the next collection measures against. */
   readonly sample: CpuSample | undefined;
 }
@@ -110,9 +110,10 @@ export function createCollector(options: CollectOptions = {}): Collector {
     get sample() {
       return previous;
     },
-    close() {
-      session?.close();
+    async close() {
+      const open = session;
       session = undefined;
+      await open?.close();
     },
     async collect() {
       const base = {
@@ -200,6 +201,6 @@ export async function collectReport(options: CollectOptions = {}): Promise<Repor
   try {
     return await collector.collect();
   } finally {
-    collector.close();
+    await collector.close();
   }
 }

@@ -77,7 +77,7 @@ describe.skipIf(!PWSH)(`the session under a real pwsh${PWSH ? "" : ` (skipped: $
       expect(Number(await own.run("$PID"))).not.toBe(pid);
       expect(restarts).toHaveLength(1);
     } finally {
-      own.close();
+      await own.close();
     }
   }, 60_000);
 });
@@ -96,13 +96,13 @@ describe.skipIf(noSh)(
         "PowerShell exited with code 7: powershell.exe: bad image",
       );
       expect(performance.now() - started).toBeLessThan(2_000);
-      session.close();
+      await session.close();
     });
 
     test("one that cannot be started says so", async () => {
       const session = openPowerShellSession({ argv: ["/nonexistent/powershell.exe"], timeoutMs: 10_000 });
       await expect(session.run("'x'")).rejects.toThrow(/nonexistent\/powershell\.exe/);
-      session.close();
+      await session.close();
     });
 
     test("one that hangs is killed after the timeout, and the next command starts a fresh one", async () => {
@@ -117,7 +117,7 @@ describe.skipIf(noSh)(
       });
       await expect(session.run("'a'")).rejects.toThrow(/timed out after 300 ms/);
       expect(await session.run("'b'")).toBe("fresh");
-      session.close();
+      await session.close();
       expect(restarts).toEqual(["PowerShell command timed out after 300 ms"]);
     });
   },

@@ -65,7 +65,7 @@ describe.skipIf(!PWSH)(`the Windows collectors under a real pwsh${label}`, () =>
     try {
       report = await collector.collect();
     } finally {
-      collector.close();
+      await collector.close();
     }
   }, 120_000);
 
@@ -184,7 +184,7 @@ describe.skipIf(!PWSH)(`the WTS type${label}`, () => {
       );
       expect(out).toBe("List`1");
     } finally {
-      session.close();
+      await session.close();
     }
   }, 120_000);
 });
