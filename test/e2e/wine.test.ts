@@ -78,9 +78,23 @@ describe.skipIf(Boolean(skipWhy))("the Windows x64 executables under Wine", () =
     const out = await wineRun(agent, ["collect"], 90_000);
     expect(out.timedOut).toBe(false);
     expect(out.code, out.stderr).toBe(0);
-    const report = JSON.parse(out.stdout) as { schema_version: number; os: { platform: string } };
+    const report = JSON.parse(out.stdout) as {
+      schema_version: number;
+      os: { platform: string; arch: string };
+      host: { hostname: string };
+      cpu: { cores: number };
+      memory: { total_bytes: number };
+      errors: { collector: string; message: string }[];
+    };
     expect(report.schema_version).toBe(1);
     expect(report.os.platform).toBe("win32");
+    // Wine's powershell.exe is a stub that exits at once: what the runtime knows is still there, and every
+    // PowerShell command fails at once with the exit, none waiting out its timeout.
+    expect(report.host.hostname).not.toBe("");
+    expect(report.os.arch).toBe("x64");
+    expect(report.cpu.cores).toBeGreaterThan(0);
+    expect(report.memory.total_bytes).toBeGreaterThan(0);
+    expect(report.errors.filter((error) => /timed out/.test(error.message))).toEqual([]);
   }, 100_000);
 
   test("install --print shows the Windows plan: task XML, schtasks, icacls, quoted paths", async () => {

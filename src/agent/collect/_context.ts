@@ -28,6 +28,8 @@ export interface CpuSample {
    * takes 50 ms and more, so each process's window is timed from its own readings, not the scan's start.
    */
   readAt?: Map<string, number>;
+  /** When PowerShell read the process list (Windows): monotonic ms of the system-wide clock. */
+  windowsAt?: number;
   /** Whole-machine busy and total jiffies (Linux /proc/stat). */
   machine?: { busy: number; total: number };
 }

@@ -5,6 +5,7 @@ import type { CpuInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { parseColonValues, readSource, readText } from "./_files.ts";
 import { bounded, clip, count } from "./_limits.ts";
+import { orPartial, PartialSectionError } from "./_partial.ts";
 import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
 
 const VENDORS: Record<string, string> = {
@@ -112,39 +113,71 @@ export async function cpuLinux(ctx: Context): Promise<CpuInfo> {
 }
 
 /**
- * One object per socket. LoadPercentage is Windows' own average over the last second (real load, not since
- * boot); it is null on a few virtual machines, which then report 0.
+ * Busy and total CPU time of the whole machine from the runtime: on Windows node:os reads every processor's
+ * kernel, user, idle and interrupt time (NtQuerySystemInformation), so load over an interval needs no
+ * PowerShell, and is real load, unlike Win32_Processor.LoadPercentage (a one-second snapshot, null on some
+ * virtual machines).
  */
+export function windowsMachineTimes(os: Context["os"]): { busy: number; total: number } | undefined {
+  let busy = 0;
+  let idle = 0;
+  for (const cpu of os.cpus()) {
+    busy += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
+    idle += cpu.times.idle;
+  }
+  return busy + idle > 0 ? { busy, total: busy + idle } : undefined;
+}
+
+/** One object per socket: the maker, the name Windows gives the model, and the physical cores. */
 export const WINDOWS_CPU_COMMAND =
   "ConvertTo-Json -Compress -InputObject @(Get-CimInstance Win32_Processor | Select-Object " +
-  "Manufacturer,Name,MaxClockSpeed,NumberOfCores,NumberOfLogicalProcessors,LoadPercentage)";
+  "Manufacturer,Name,MaxClockSpeed,NumberOfCores,NumberOfLogicalProcessors)";
 
-export function parseWindowsCpu(text: string): CpuModel & { load_percent: number } {
+export function parseWindowsCpu(text: string): CpuModel {
   const sockets = asList(parsePowerShellJson(text));
   const first = sockets[0] ?? {};
   const vendor = str(first.Manufacturer);
-  const loads = sockets.map((socket) => num(socket.LoadPercentage));
   return {
     manufacturer: VENDORS[vendor] ?? vendor,
     model: str(first.Name).replace(/\s+/g, " "),
     speed_ghz: num(first.MaxClockSpeed) / 1000,
     cores: sockets.reduce((sum, socket) => sum + num(socket.NumberOfLogicalProcessors), 0),
     physical_cores: sockets.reduce((sum, socket) => sum + num(socket.NumberOfCores), 0),
-    load_percent: loads.length ? loads.reduce((a, b) => a + b, 0) / loads.length : 0,
   };
 }
 
+/**
+ * Logical cores, model, speed and load come from the runtime; maker and physical cores need PowerShell.
+ * Load is the change in busy time since the previous sample; with no earlier sample it is not known, and
+ * `errors` says so rather than reporting an idle machine.
+ */
 export async function cpuWindows(ctx: Context): Promise<CpuInfo> {
-  const cpu = parseWindowsCpu(await ctx.powerShell(WINDOWS_CPU_COMMAND));
-  const cores = cpu.cores || ctx.os.cpus().length;
-  return {
-    manufacturer: clip(cpu.manufacturer),
-    model: clip(cpu.model),
-    speed_ghz: bounded(cpu.speed_ghz, 1000),
-    cores: count(cores),
-    physical_cores: count(cpu.physical_cores || cores),
-    load_percent: bounded(cpu.load_percent, 100),
+  const cpus = ctx.os.cpus();
+  const machine = windowsMachineTimes(ctx.os);
+  if (machine) ctx.next.machine = machine;
+  const known = machine !== undefined && ctx.previous?.machine !== undefined;
+  const runtime: CpuInfo = {
+    manufacturer: "",
+    model: clip((cpus[0]?.model ?? "").replace(/\s+/g, " ").trim()),
+    speed_ghz: bounded((cpus[0]?.speed ?? 0) / 1000, 1000),
+    cores: count(cpus.length),
+    physical_cores: 0,
+    load_percent: machine ? loadPercent(ctx.previous?.machine, machine) : 0,
     // Windows has no load average; the schema's list may be empty.
     load_avg: [],
   };
+  const missing = ["manufacturer", "physical_cores"];
+  const text = await orPartial(runtime, missing, () => ctx.powerShell(WINDOWS_CPU_COMMAND));
+  const cpu = await orPartial(runtime, missing, async () => parseWindowsCpu(text));
+  const cores = runtime.cores || cpu.cores;
+  const section: CpuInfo = {
+    ...runtime,
+    manufacturer: clip(cpu.manufacturer),
+    model: clip(cpu.model) || runtime.model,
+    speed_ghz: bounded(cpu.speed_ghz, 1000) || runtime.speed_ghz,
+    cores: count(cores),
+    physical_cores: count(cpu.physical_cores || cores),
+  };
+  if (!known) throw new PartialSectionError(section, "load_percent not measured: no earlier CPU sample");
+  return section;
 }

@@ -129,19 +129,35 @@ export async function disksLinux(ctx: Context): Promise<DiskInfo[]> {
     .slice(0, LIMITS.disks);
 }
 
-/** Local fixed disks (DriveType 3); sizes in bytes. */
+/**
+ * Local fixed volumes (DriveType 3) from Win32_Volume rather than Win32_LogicalDisk, which knows drive
+ * letters only: a volume mounted in a folder ("D:\Mounts\Logs\") and a Cluster Shared Volume
+ * ("C:\ClusterStorage\Volume1\", file system CSVFS) have no letter. Volumes with no mount point at all
+ * (System Reserved, recovery: Name "\\?\Volume{...}\") are left out, as Explorer leaves them out.
+ */
 export const WINDOWS_DISKS_COMMAND =
-  "ConvertTo-Json -Compress -InputObject @(Get-CimInstance Win32_LogicalDisk -Filter 'DriveType=3' | Select-Object DeviceID,FileSystem,Size,FreeSpace)";
+  "ConvertTo-Json -Compress -InputObject @(Get-CimInstance Win32_Volume -Filter 'DriveType=3' | Where-Object { $_.Name -and $_.Name -notlike '\\\\?\\*' } | Select-Object Name,Label,FileSystem,Capacity,FreeSpace)";
 
-export function parseWindowsDisks(text: string): DiskInfo[] {
+export type WindowsDisk = DiskInfo & { available_bytes: number; label: string };
+
+export function parseWindowsDisks(text: string): WindowsDisk[] {
   return asList(parsePowerShellJson(text))
-    .filter((disk) => num(disk.Size) > 0)
-    .map((disk) => ({
-      mount: clip(str(disk.DeviceID), LIMITS.text),
-      fs: clip(str(disk.FileSystem)),
-      size_bytes: count(num(disk.Size)),
-      used_bytes: count(num(disk.Size) - num(disk.FreeSpace)),
-    }))
+    .filter((disk) => num(disk.Capacity ?? disk.Size) > 0)
+    .map((disk) => {
+      const size = num(disk.Capacity ?? disk.Size);
+      const free = num(disk.FreeSpace);
+      // "C:\" is reported as "C:", as Windows names drives; a folder mount without its trailing backslash.
+      const name = str(disk.Name ?? disk.DeviceID).replace(/\\$/, "");
+      return {
+        mount: clip(name, LIMITS.text),
+        fs: clip(str(disk.FileSystem)),
+        size_bytes: count(size),
+        used_bytes: count(size - free),
+        // NTFS has no reserved blocks: what is free is what anyone with write access can still use.
+        available_bytes: count(free),
+        label: clip(str(disk.Label)),
+      };
+    })
     .slice(0, LIMITS.disks);
 }
 

@@ -5,6 +5,7 @@ import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { readText } from "./_files.ts";
 import { clip } from "./_limits.ts";
+import { orPartial } from "./_partial.ts";
 import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
 import { isLinkLocal } from "./network.ts";
 
@@ -144,19 +145,35 @@ export async function hostLinux(ctx: Context): Promise<Host> {
   };
 }
 
-/** Prints the DNS name and domain of the computer; `PartOfDomain` is false in a workgroup. */
+/**
+ * The computer's DNS name and its primary DNS suffix (what `ipconfig /all` shows as "Primary Dns Suffix",
+ * and what Windows registers in DNS): Tcpip\Parameters' Domain (set by hand, by Group Policy or by joining a
+ * domain) or "NV Domain". It can differ from the AD domain (a disjoint namespace) and can be set in a
+ * workgroup, so Win32_ComputerSystem.Domain alone is not the FQDN.
+ */
 export const WINDOWS_HOST_COMMAND =
-  "Get-CimInstance Win32_ComputerSystem | Select-Object DNSHostName,Domain,PartOfDomain | ConvertTo-Json -Compress";
+  "$cs = Get-CimInstance Win32_ComputerSystem; $tcp = Get-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters'; " +
+  "[pscustomobject]@{ DNSHostName = $cs.DNSHostName; Domain = $cs.Domain; PartOfDomain = $cs.PartOfDomain; HostName = $tcp.Hostname;" +
+  " PrimaryDnsSuffix = $(if ($tcp.Domain) { $tcp.Domain } else { [string]$tcp.'NV Domain' }) } | ConvertTo-Json -Compress";
 
 export function parseWindowsHost(text: string, fallbackName: string): { hostname: string; fqdn: string } {
   const record = asRecord(parsePowerShellJson(text));
-  const hostname = str(record.DNSHostName) || fallbackName;
+  const hostname = str(record.DNSHostName) || str(record.HostName) || fallbackName;
+  if ("PrimaryDnsSuffix" in record) {
+    const suffix = str(record.PrimaryDnsSuffix).replace(/\.$/, "");
+    return { hostname, fqdn: suffix ? `${hostname}.${suffix}` : hostname };
+  }
+  // A recording from before the suffix was read: the AD domain of a member.
   const domain = str(record.Domain);
   const fqdn = record.PartOfDomain === true && domain ? `${hostname}.${domain}` : hostname;
   return { hostname, fqdn };
 }
 
+/** The name and addresses come from the runtime; only the FQDN needs PowerShell. */
 export async function hostWindows(ctx: Context): Promise<Host> {
-  const { hostname, fqdn } = parseWindowsHost(await ctx.powerShell(WINDOWS_HOST_COMMAND), ctx.os.hostname());
-  return { hostname: clip(hostname), fqdn: clip(fqdn), ips: hostAddresses(ctx) };
+  const hostname = ctx.os.hostname();
+  const runtime: Host = { hostname: clip(hostname), fqdn: "", ips: hostAddresses(ctx) };
+  const text = await orPartial(runtime, ["fqdn"], () => ctx.powerShell(WINDOWS_HOST_COMMAND));
+  const parsed = await orPartial(runtime, ["fqdn"], async () => parseWindowsHost(text, hostname));
+  return { ...runtime, hostname: clip(parsed.hostname), fqdn: clip(parsed.fqdn) };
 }

@@ -11,14 +11,9 @@ import { LIMITS, SCHEMA_VERSION } from "../../shared/report.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Context, CpuSample, NodeOs } from "./_context.ts";
 import { clip } from "./_limits.ts";
-import {
-  createPowerShellSession,
-  noPowerShell,
-  type PowerShellHost,
-  type PowerShellRunner,
-  type PowerShellSession,
-  powerShellHost,
-} from "./_powershell.ts";
+import { PartialSectionError } from "./_partial.ts";
+import { noPowerShell, type PowerShellRunner } from "./_powershell.ts";
+import { openPowerShellSession, type PowerShellSession } from "./_ps-session.ts";
 import { withTimeout } from "./_timeout.ts";
 import { type Area, collectorsFor, type Sections, sampleFor } from "./platform.ts";
 
@@ -26,8 +21,11 @@ export type { CpuSample } from "./_context.ts";
 export { AREAS, type Area } from "./platform.ts";
 
 export interface CollectOptions {
-  /** The systeminformation module (Windows runs its PowerShell session); a fake in tests. */
-  si?: Partial<PowerShellHost>;
+  /** The PowerShell to keep open for the Windows collectors (`powershell.exe ... -Command -`); none: no session. */
+  powerShellArgv?: string[];
+  /** Its environment, and a script each new session runs first (tests: stand-ins for Windows-only cmdlets). */
+  powerShellEnv?: Record<string, string | undefined>;
+  powerShellPrelude?: string;
   now?: () => Date;
   /** Monotonic milliseconds; performance.now() by default. */
   monotonic?: () => number;
@@ -43,7 +41,7 @@ export interface CollectOptions {
   /** Root of the filesystem for /proc, /etc, /sys, /run (Linux). */
   root?: string;
   os?: NodeOs;
-  /** Runs PowerShell commands instead of systeminformation's session (tests hand in recorded output). */
+  /** Runs PowerShell commands instead of a PowerShell session (tests hand in recorded output). */
   powerShell?: PowerShellRunner;
   /** Replaces some collectors (tests: one that throws, one that hangs). */
   override?: Partial<{ [A in Area]: (ctx: Context) => Promise<Sections[A]> }>;
@@ -54,8 +52,8 @@ export interface CollectOptions {
 
 export interface Collector {
   collect(): Promise<Report>;
-  /** Ends the PowerShell session (Windows); the Collector can still collect afterwards, without it. */
-  close(): void;
+  /** Ends the PowerShell session (Windows) and waits for it to exit; the Collector can still collect afterwards. */
+  close(): Promise<void>;
   /** The sample the next collection measures against. */
   readonly sample: CpuSample | undefined;
 }
@@ -91,24 +89,22 @@ export function createCollector(options: CollectOptions = {}): Collector {
   const sampleMs = options.sampleMs ?? DEFAULTS.sampleMs;
   const monotonic = options.monotonic ?? (() => performance.now());
   const now = options.now ?? (() => new Date());
-  // The session is opened on the first Windows command, so creating a Collector stays synchronous.
-  let session: Promise<PowerShellSession | undefined> | undefined;
-  const openSession = () => {
-    session ??= powerShellHost(options.si).then(
-      (host) =>
-        host &&
-        createPowerShellSession(host, {
-          timeoutMs,
-          persistent: true,
-          onRestart: options.onPowerShellRestart,
-        }),
-    );
-    return session;
-  };
+  // The process starts with the first command and lives until close().
+  let session: PowerShellSession | undefined;
+  const argv = options.powerShellArgv;
   const powerShell: PowerShellRunner =
     options.powerShell ??
-    (platform === "win32"
-      ? async (command) => ((await openSession()) ?? { run: noPowerShell }).run(command)
+    (platform === "win32" && argv
+      ? (command) => {
+          session ??= openPowerShellSession({
+            argv,
+            env: options.powerShellEnv,
+            prelude: options.powerShellPrelude,
+            timeoutMs,
+            onRestart: options.onPowerShellRestart,
+          });
+          return session.run(command);
+        }
       : noPowerShell);
   const collectors = { ...collectorsFor(platform), ...options.override };
   let previous = options.previous;
@@ -117,9 +113,10 @@ export function createCollector(options: CollectOptions = {}): Collector {
     get sample() {
       return previous;
     },
-    close() {
-      void session?.then((open) => open?.close());
+    async close() {
+      const open = session;
       session = undefined;
+      await open?.close();
     },
     async collect() {
       const base = {
@@ -164,6 +161,8 @@ export function createCollector(options: CollectOptions = {}): Collector {
           return await withTimeout(`collector ${area}`, timeoutMs, () => collect(own));
         } catch (error) {
           note(area, error instanceof Error ? error.message : String(error));
+          // What could be read without the failed source is still sent.
+          if (error instanceof PartialSectionError) return error.section as Sections[A];
           return structuredClone(EMPTY[area]);
         }
       };
@@ -219,6 +218,6 @@ export async function collectReport(options: CollectOptions = {}): Promise<Repor
   try {
     return await collector.collect();
   } finally {
-    collector.close();
+    await collector.close();
   }
 }

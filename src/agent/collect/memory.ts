@@ -3,6 +3,7 @@ import type { MemoryInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { parseColonValues, readText } from "./_files.ts";
 import { count } from "./_limits.ts";
+import { orPartial } from "./_partial.ts";
 import { asList, num, parsePowerShellJson } from "./_powershell.ts";
 
 export function parseMeminfo(text: string): MemoryInfo {
@@ -43,11 +44,14 @@ export function parseWindowsSwap(text: string): { total: number; used: number } 
 
 /** Physical memory from node:os (GlobalMemoryStatusEx: freemem is the available physical memory). */
 export async function memoryWindows(ctx: Context): Promise<MemoryInfo> {
-  const swap = parseWindowsSwap(await ctx.powerShell(WINDOWS_SWAP_COMMAND));
-  return {
+  const runtime: MemoryInfo = {
     total_bytes: count(ctx.os.totalmem()),
     available_bytes: count(ctx.os.freemem()),
-    swap_total_bytes: count(swap.total),
-    swap_used_bytes: count(swap.used),
+    swap_total_bytes: 0,
+    swap_used_bytes: 0,
   };
+  const missing = ["swap_total_bytes", "swap_used_bytes"];
+  const text = await orPartial(runtime, missing, () => ctx.powerShell(WINDOWS_SWAP_COMMAND));
+  const swap = await orPartial(runtime, missing, async () => parseWindowsSwap(text));
+  return { ...runtime, swap_total_bytes: count(swap.total), swap_used_bytes: count(swap.used) };
 }

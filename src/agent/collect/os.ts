@@ -3,10 +3,11 @@ import type { OsInfo } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { parseKeyValues, readFirst, readText } from "./_files.ts";
 import { clip, count } from "./_limits.ts";
-import { asRecord, parsePowerShellJson, str } from "./_powershell.ts";
+import { orPartial } from "./_partial.ts";
+import { asRecord, parsePowerShellJson, powerShellDate, str } from "./_powershell.ts";
 
 /** OsInfo plus `pretty_name`, an extra field the loose schema keeps ("Debian GNU/Linux 12 (bookworm)"). */
-export type OsSection = OsInfo & { pretty_name: string };
+export type OsSection = OsInfo & { pretty_name: string; edition?: string; installation_type?: string };
 
 export function parseOsRelease(text: string): {
   name: string;
@@ -48,15 +49,18 @@ export async function osLinux(ctx: Context): Promise<OsSection> {
 }
 
 /**
- * Caption is the name Windows gives itself ("Microsoft Windows Server 2022 Standard", "Microsoft Windows 11
- * Pro"); the registry's ProductName still says "Windows 10" on Windows 11, so it is not used for the name.
- * UBR (the update build revision) makes the build Windows Update reports ("20348.2340"); DisplayVersion is
- * "21H2"-style, ReleaseId before it existed (Server 2019: "1809").
+ * The name from the registry's ProductName, which is English whatever the display language (Caption is
+ * translated: "Microsoft Windows 10 Famille"), except that it still says "Windows 10" on Windows 11 (build
+ * 22000 and later on a client): that is corrected from the build. The version is what Windows calls it
+ * (DisplayVersion "23H2", ReleaseId "1809" before DisplayVersion existed); the kernel is "10.0.22631"; the
+ * build carries UBR, the update build revision Windows Update reports ("22631.4460"). EditionID
+ * ("ServerStandard", "Professional") and InstallationType ("Server Core") are language-independent too.
  */
 export const WINDOWS_OS_COMMAND = [
   "$o = Get-CimInstance Win32_OperatingSystem",
   "$r = Get-ItemProperty 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion'",
-  "[pscustomobject]@{ Caption = $o.Caption; Version = $o.Version; BuildNumber = $o.BuildNumber; UBR = $r.UBR;" +
+  "[pscustomobject]@{ Caption = $o.Caption; Version = $o.Version; BuildNumber = $o.BuildNumber; ProductName = $r.ProductName;" +
+    " EditionID = $r.EditionID; InstallationType = $r.InstallationType; UBR = $r.UBR;" +
     " DisplayVersion = $(if ($r.DisplayVersion) { $r.DisplayVersion } else { $r.ReleaseId });" +
     " LastBootUpTime = $o.LastBootUpTime.ToUniversalTime().ToString('o') } | ConvertTo-Json -Compress",
 ].join("; ");
@@ -68,32 +72,59 @@ export interface WindowsOs {
   kernel: string;
   uptime_s: number;
   pretty_name: string;
+  /** Extra fields: EditionID and InstallationType ("Client", "Server", "Server Core"). */
+  edition: string;
+  installation_type: string;
+}
+
+/** "Windows 10 Pro" on build 22631 of a client is Windows 11 Pro; servers and older builds keep their name. */
+export function windowsProductName(product: string, build: number, installationType: string): string {
+  const named =
+    build >= 22000 && installationType === "Client"
+      ? product.replace(/^Windows 10\b/, "Windows 11")
+      : product;
+  return named && !named.startsWith("Microsoft ") ? `Microsoft ${named}` : named;
 }
 
 export function parseWindowsOs(text: string, now: Date): WindowsOs {
   const record = asRecord(parsePowerShellJson(text));
   const caption = str(record.Caption).replace(/\s+/g, " ");
-  const version = str(record.Version);
+  const kernel = str(record.Version);
   const buildNumber = str(record.BuildNumber);
   const ubr = str(record.UBR);
   const displayVersion = str(record.DisplayVersion);
-  const boot = Date.parse(str(record.LastBootUpTime));
+  const installationType = str(record.InstallationType);
+  const product = str(record.ProductName).replace(/\s+/g, " ");
+  const name =
+    windowsProductName(product, Number(buildNumber), installationType) || caption || "Microsoft Windows";
+  const boot = powerShellDate(record.LastBootUpTime);
+  const core = installationType === "Server Core" ? "Server Core" : "";
   return {
-    name: clip(caption || "Microsoft Windows"),
-    version: clip(version),
+    name: clip(name),
+    version: clip(displayVersion || kernel),
     build: clip(ubr && buildNumber ? `${buildNumber}.${ubr}` : buildNumber),
-    kernel: clip(version),
+    kernel: clip(kernel),
     uptime_s: Number.isFinite(boot) ? count(Math.floor((now.getTime() - boot) / 1000)) : 0,
-    pretty_name: clip([caption, displayVersion].filter(Boolean).join(" ")),
+    pretty_name: clip([name, core, displayVersion].filter(Boolean).join(" ")),
+    edition: clip(str(record.EditionID)),
+    installation_type: clip(installationType),
   };
 }
 
+/** Kernel version, arch and uptime come from the runtime; the names and the build need PowerShell. */
 export async function osWindows(ctx: Context): Promise<OsSection> {
-  const parsed = parseWindowsOs(await ctx.powerShell(WINDOWS_OS_COMMAND), ctx.now());
-  return {
+  const runtime: OsSection = {
     platform: "win32",
-    ...parsed,
-    uptime_s: parsed.uptime_s || count(Math.floor(ctx.os.uptime())),
+    name: "",
+    version: "",
+    build: "",
+    kernel: clip(ctx.os.release()),
     arch: clip(ctx.os.arch(), 32),
+    uptime_s: count(Math.floor(ctx.os.uptime())),
+    pretty_name: "",
   };
+  const missing = ["name", "version", "build"];
+  const text = await orPartial(runtime, missing, () => ctx.powerShell(WINDOWS_OS_COMMAND));
+  const parsed = await orPartial(runtime, missing, async () => parseWindowsOs(text, ctx.now()));
+  return { ...runtime, ...parsed, kernel: parsed.kernel || runtime.kernel, uptime_s: runtime.uptime_s };
 }

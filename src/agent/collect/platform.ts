@@ -4,7 +4,7 @@ import type { Context } from "./_context.ts";
 import { readText } from "./_files.ts";
 import { accountsLinux } from "./accounts.ts";
 import { blockDevicesLinux } from "./block-devices.ts";
-import { cpuLinux, cpuWindows, parseProcStat } from "./cpu.ts";
+import { cpuLinux, cpuWindows, parseProcStat, windowsMachineTimes } from "./cpu.ts";
 import { disksLinux, disksWindows } from "./disks.ts";
 import { hostLinux, hostWindows } from "./host.ts";
 import { memoryLinux, memoryWindows } from "./memory.ts";
@@ -79,7 +79,10 @@ export function collectorsFor(platform: NodeJS.Platform): Collectors {
 export function sampleFor(platform: NodeJS.Platform): (ctx: Context) => Promise<void> {
   if (platform === "win32") {
     return async (ctx) => {
-      ctx.next.processes = await sampleWindowsProcesses(ctx);
+      ctx.next.machine = windowsMachineTimes(ctx.os);
+      // The machine's times need no PowerShell: a failed process sample still leaves a load baseline
+      // (the processes collector then says its CPU shares are not measured).
+      await sampleWindowsProcesses(ctx).catch(() => {});
     };
   }
   return async (ctx) => {

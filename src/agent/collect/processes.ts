@@ -10,7 +10,8 @@ import type { Context, CpuSample } from "./_context.ts";
 import { readSource } from "./_files.ts";
 import { bounded, clip, count, isoOrNull } from "./_limits.ts";
 import { userNames } from "./_nss.ts";
-import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
+import { PartialSectionError } from "./_partial.ts";
+import { asList, num, parsePowerShellJson, powerShellDate, str } from "./_powershell.ts";
 
 type Processes = Report["processes"];
 
@@ -326,6 +327,16 @@ export async function processesLinux(ctx: Context): Promise<Processes> {
 // ---- Windows ----
 
 /**
+ * Names of well-known accounts by SID: Windows prints them in the display language ("NT-AUTORITÄT\SYSTEM"
+ * on a German server), the report always in English.
+ */
+const WELL_KNOWN_SIDS: Record<string, string> = {
+  "S-1-5-18": "NT AUTHORITY\\SYSTEM",
+  "S-1-5-19": "NT AUTHORITY\\LOCAL SERVICE",
+  "S-1-5-20": "NT AUTHORITY\\NETWORK SERVICE",
+};
+
+/**
  * One command for the whole list. Win32_Process has the parent, command line, working set, start time and
  * the cumulative kernel and user time (100 ns units) but no owner. For the owner:
  * - `Invoke-CimMethod GetOwner` is one WMI method call per process: ~10-30 ms each, seconds for a server's
@@ -333,41 +344,73 @@ export async function processesLinux(ctx: Context): Promise<Processes> {
  * - `Get-Process -IncludeUserName` reads every token in one cmdlet call (tens of ms in all). It needs
  *   elevation, which the agent has: it runs as SYSTEM (the Scheduled Task) or from an admin prompt.
  *   Without it, owners stay empty and `owner_error` says why.
+ * Each distinct owner name is translated to its SID once (`s`), so well-known accounts get English names.
+ * `at` is when Win32_Process was read, in milliseconds of the system-wide monotonic clock
+ * (Stopwatch/QueryPerformanceCounter), the midpoint of the query: the CPU window is timed from there, not
+ * from when the agent asked (PowerShell may have been busy with other commands in between).
  * Get-Process alone is not enough: Windows PowerShell 5.1, the one every server has, gives neither the
- * parent nor the command line. ConvertTo-Json's default depth (2) covers {e, l: [{...}]}.
+ * parent nor the command line. -Depth 3 covers {e, at, s: {}, l: [{...}]} (5.1's default of 2 would not).
  */
+const PROCESS_SAMPLE =
+  "$t0 = [Diagnostics.Stopwatch]::GetTimestamp(); $cim = @(Get-CimInstance Win32_Process -Property ProcessId,ParentProcessId,Name,CommandLine,WorkingSetSize,CreationDate,KernelModeTime,UserModeTime); $t1 = [Diagnostics.Stopwatch]::GetTimestamp()";
+const PROCESS_AT = "[math]::Round(($t0 + $t1) / 2 * 1000 / [Diagnostics.Stopwatch]::Frequency, 3)";
+const START = "$(if ($p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { $null })";
+
 export const WINDOWS_PROCESSES_COMMAND = [
-  "$owners = @{}; $ownerError = $null",
+  "$owners = @{}; $ownerError = $null; $sids = @{}",
   "try { foreach ($p in Get-Process -IncludeUserName -ErrorAction Stop) { $owners[[int]$p.Id] = $p.UserName } } catch { $ownerError = $_.Exception.Message }",
-  "$l = foreach ($p in Get-CimInstance Win32_Process -Property ProcessId,ParentProcessId,Name,CommandLine,WorkingSetSize,CreationDate,KernelModeTime,UserModeTime) {" +
-    " [pscustomobject]@{ p = $p.ProcessId; pp = $p.ParentProcessId; n = $p.Name; u = $owners[[int]$p.ProcessId];" +
-    " ws = $p.WorkingSetSize; t = $(if ($p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { $null });" +
-    " k = $p.KernelModeTime; um = $p.UserModeTime; c = $p.CommandLine } }",
-  "ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $ownerError; l = @($l) })",
+  "foreach ($n in @($owners.Values | Where-Object { $_ } | Sort-Object -Unique)) { try { $sids[$n] = ([Security.Principal.NTAccount]$n).Translate([Security.Principal.SecurityIdentifier]).Value } catch { } }",
+  PROCESS_SAMPLE,
+  `$l = foreach ($p in $cim) { [pscustomobject]@{ p = $p.ProcessId; pp = $p.ParentProcessId; n = $p.Name; u = $owners[[int]$p.ProcessId]; ws = $p.WorkingSetSize; t = ${START}; k = $p.KernelModeTime; um = $p.UserModeTime; c = $p.CommandLine } }`,
+  `ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $ownerError; at = ${PROCESS_AT}; s = [pscustomobject]$sids; l = @($l) })`,
 ].join("; ");
 
-export function parseWindowsProcesses(text: string): { processes: RawProcess[]; ownerError: string } {
+/** The CPU times alone, for the one-shot baseline; printed in the same shape as the full list. */
+export const WINDOWS_PROCESS_TIMES_COMMAND = [
+  PROCESS_SAMPLE,
+  `$l = foreach ($p in $cim) { [pscustomobject]@{ p = $p.ProcessId; t = ${START}; k = $p.KernelModeTime; um = $p.UserModeTime } }`,
+  `ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $null; at = ${PROCESS_AT}; l = @($l) })`,
+].join("; ");
+
+export interface WindowsProcessSample {
+  processes: RawProcess[];
+  ownerError: string;
+  /** Monotonic ms inside PowerShell when Win32_Process was read; undefined from an older recording. */
+  at: number | undefined;
+}
+
+export function parseWindowsProcesses(text: string): WindowsProcessSample {
   const parsed = parsePowerShellJson(text);
   const root = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
-  const processes = asList(root.l).map((item): RawProcess => {
-    const pid = count(num(item.p));
-    const started = str(item.t);
-    const startMs = started ? Date.parse(started) : Number.NaN;
-    return {
-      key: `${pid}:${started}`,
-      pid,
-      ppid: count(num(item.pp)),
-      name: str(item.n),
-      user: str(item.u),
-      memory_rss_bytes: count(num(item.ws)),
-      started_at: Number.isFinite(startMs) ? isoOrNull(new Date(startMs)) : null,
-      start_ms: Number.isFinite(startMs) ? startMs : undefined,
-      command: str(item.c).replace(/[\r\n\t]+/g, " "),
-      // 100 ns units
-      cpu_seconds: (num(item.k) + num(item.um)) / 1e7,
-    };
-  });
-  return { processes, ownerError: str(root.e) };
+  if (!Array.isArray(root.l) && typeof root.l !== "object")
+    throw new Error("PowerShell printed no process list");
+  // Windows PowerShell 5.1 turns objects below its JSON depth into strings ("@{p=4; pp=0; ...}").
+  if (Array.isArray(root.l) && root.l.some((item) => typeof item === "string"))
+    throw new Error("the process list was cut at ConvertTo-Json's depth limit");
+  const sids = (typeof root.s === "object" && root.s !== null ? root.s : {}) as Record<string, unknown>;
+  const processes = asList(root.l)
+    // The System Idle Process (pid 0) is the idle time of every CPU, not a process using one.
+    .filter((item) => num(item.p) !== 0)
+    .map((item): RawProcess => {
+      const pid = count(num(item.p));
+      const startMs = powerShellDate(item.t);
+      const owner = str(item.u);
+      return {
+        key: `${pid}:${Number.isFinite(startMs) ? startMs : ""}`,
+        pid,
+        ppid: count(num(item.pp)),
+        name: str(item.n),
+        user: WELL_KNOWN_SIDS[str(sids[owner])] ?? owner,
+        memory_rss_bytes: count(num(item.ws)),
+        started_at: Number.isFinite(startMs) ? isoOrNull(new Date(startMs)) : null,
+        start_ms: Number.isFinite(startMs) ? startMs : undefined,
+        command: str(item.c).replace(/[\r\n\t]+/g, " "),
+        // 100 ns units
+        cpu_seconds: (num(item.k) + num(item.um)) / 1e7,
+      };
+    });
+  const at = typeof root.at === "number" && Number.isFinite(root.at) ? root.at : undefined;
+  return { processes, ownerError: str(root.e), at };
 }
 
 export interface WindowsProcessesResult extends Processes {
@@ -375,21 +418,45 @@ export interface WindowsProcessesResult extends Processes {
   owner_error?: string;
 }
 
+/** CPU % over the window between the two moments PowerShell read Win32_Process. */
 export async function processesWindows(ctx: Context): Promise<WindowsProcessesResult> {
-  const sampledAt = ctx.monotonic();
-  const { processes, ownerError } = parseWindowsProcesses(await ctx.powerShell(WINDOWS_PROCESSES_COMMAND));
-  const result: WindowsProcessesResult = finishProcesses(ctx, processes, sampledAt);
-  if (ownerError) result.owner_error = clip(ownerError, LIMITS.text);
+  const askedAt = ctx.monotonic();
+  const sample = parseWindowsProcesses(await ctx.powerShell(WINDOWS_PROCESSES_COMMAND));
+  const previous = ctx.previous;
+  const before = previous?.windowsAt;
+  // Without PowerShell's own times (an older recording) the agent's clock is the fallback.
+  const elapsed =
+    sample.at !== undefined && before !== undefined
+      ? sample.at - before
+      : previous
+        ? askedAt - previous.at
+        : 0;
+  const previousWall = ctx.now().getTime() - (ctx.monotonic() - (previous?.at ?? 0));
+  const percents = cpuPercents(sample.processes, previous, elapsed, previousWall);
+  ctx.next.processes = new Map(sample.processes.map((process) => [process.key, process.cpu_seconds]));
+  ctx.next.at = askedAt;
+  if (sample.at !== undefined) ctx.next.windowsAt = sample.at;
+  const list = sample.processes.slice(0, LIMITS.processes).map(
+    (process, index): ProcessInfo => ({
+      pid: process.pid,
+      ppid: process.ppid,
+      name: clip(process.name),
+      user: clip(process.user),
+      cpu_percent: Math.round((percents[index] ?? 0) * 100) / 100,
+      memory_rss_bytes: process.memory_rss_bytes,
+      started_at: process.started_at,
+      command: clip(ctx.commandLines ? process.command : "", LIMITS.command),
+    }),
+  );
+  const result: WindowsProcessesResult = { total: sample.processes.length, list };
+  if (sample.ownerError) result.owner_error = clip(sample.ownerError, LIMITS.text);
+  if (!previous?.processes)
+    throw new PartialSectionError(result, "cpu_percent not measured: no earlier process sample");
   return result;
 }
 
-/** The CPU times alone, for the one-shot baseline; printed in the same shape as the full list. */
-export const WINDOWS_PROCESS_TIMES_COMMAND =
-  "$l = foreach ($p in Get-CimInstance Win32_Process -Property ProcessId,CreationDate,KernelModeTime,UserModeTime) {" +
-  " [pscustomobject]@{ p = $p.ProcessId; t = $(if ($p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { $null });" +
-  " k = $p.KernelModeTime; um = $p.UserModeTime } }; ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $null; l = @($l) })";
-
-export async function sampleWindowsProcesses(ctx: Context): Promise<Map<string, number>> {
-  const { processes } = parseWindowsProcesses(await ctx.powerShell(WINDOWS_PROCESS_TIMES_COMMAND));
-  return new Map(processes.map((process) => [process.key, process.cpu_seconds]));
+export async function sampleWindowsProcesses(ctx: Context): Promise<void> {
+  const sample = parseWindowsProcesses(await ctx.powerShell(WINDOWS_PROCESS_TIMES_COMMAND));
+  ctx.next.processes = new Map(sample.processes.map((process) => [process.key, process.cpu_seconds]));
+  if (sample.at !== undefined) ctx.next.windowsAt = sample.at;
 }

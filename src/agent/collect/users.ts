@@ -9,7 +9,8 @@ import { LIMITS } from "../../shared/report.ts";
 import type { Context } from "./_context.ts";
 import { parseKeyValues, readFailure, readText } from "./_files.ts";
 import { clip, isoOrNull } from "./_limits.ts";
-import { asList, num, parsePowerShellJson, str } from "./_powershell.ts";
+import { PartialSectionError } from "./_partial.ts";
+import { asList, num, parsePowerShellJson, powerShellDate, str } from "./_powershell.ts";
 
 // ---- Linux: utmp ----
 
@@ -185,28 +186,65 @@ public static class Wts {
   }
 }}`;
 
-export const WINDOWS_USERS_COMMAND =
-  `if (-not ('Relevo.Wts' -as [type])) { Add-Type -TypeDefinition @'\n${WTS_TYPE.trim()}\n'@ }; ` +
-  "ConvertTo-Json -Compress -InputObject @([Relevo.Wts]::Sessions())";
+/**
+ * OpenSSH for Windows sessions are network logons the WTS API does not list: each one is an sshd.exe (or,
+ * from OpenSSH 9.8, sshd-session.exe) running as the user, under the SYSTEM-owned process that holds the
+ * TCP connection to the client. A process whose parent is also such a user-owned sshd (an sftp subsystem)
+ * is the same session. GetOwner is one call per sshd process, a handful even on a busy jump host.
+ */
+const SSH_SESSIONS =
+  "$ssh = @(); $sshError = $null; try { $sp = @(Get-CimInstance Win32_Process -Filter \"Name='sshd.exe' OR Name='sshd-session.exe'\"); " +
+  "$mine = @{}; foreach ($p in $sp) { $o = Invoke-CimMethod -InputObject $p -MethodName GetOwner; if ($o.User -and $o.User -ne 'SYSTEM' -and $o.User -ne 'sshd') { $mine[[int]$p.ProcessId] = $o } }; " +
+  "$ssh = @(foreach ($p in $sp) { $o = $mine[[int]$p.ProcessId]; if (-not $o -or $mine.ContainsKey([int]$p.ParentProcessId)) { continue }; " +
+  "$c = @(Get-NetTCPConnection -State Established -OwningProcess $p.ProcessId,$p.ParentProcessId -ErrorAction SilentlyContinue)[0]; " +
+  "[pscustomobject]@{ Id = [int]$p.ProcessId; Station = 'ssh'; State = 'active'; User = $o.User; Domain = $o.Domain; Client = $(if ($c) { [string]$c.RemoteAddress } else { '' }); " +
+  "LogonTime = $(if ($p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { '' }) } }) } catch { $sshError = $_.Exception.Message }";
 
-/** Sessions with a user: the console, RDP sessions (with the client's address) and disconnected ones. */
-export function parseWindowsSessions(text: string): UserSession[] {
-  return asList(parsePowerShellJson(text))
+/** Prints {w: WTS sessions, s: OpenSSH sessions, e: why the OpenSSH part failed, or null}. */
+export const WINDOWS_USERS_COMMAND =
+  `if (-not ('Relevo.Wts' -as [type])) { Add-Type -TypeDefinition ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('${Buffer.from(WTS_TYPE.trim()).toString("base64")}'))) }; ` +
+  `${SSH_SESSIONS}; ` +
+  "ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ w = @([Relevo.Wts]::Sessions()); s = $ssh; e = $sshError })";
+
+/** The C# source of the WTS type (tests compile it under pwsh). */
+export const WTS_TYPE_SOURCE = WTS_TYPE.trim();
+
+export type WindowsSession = UserSession & { domain: string; state: string };
+
+function windowsSession(session: Record<string, unknown>): WindowsSession {
+  const logon = powerShellDate(session.LogonTime);
+  const station = str(session.Station);
+  return {
+    name: clip(str(session.User)),
+    // A disconnected session has no station name left; its id still tells sessions apart.
+    terminal: clip(station || `session ${num(session.Id)}`),
+    host: clip(str(session.Client)),
+    login_at: Number.isFinite(logon) ? isoOrNull(new Date(logon)) : null,
+    domain: clip(str(session.Domain)),
+    // "active" or "disconnected" (and the rarer WTS states), as the WTS API names them.
+    state: clip(str(session.State)),
+  };
+}
+
+/**
+ * Sessions with a user: the console, RDP sessions (with the client's address), disconnected ones, and
+ * OpenSSH sessions. Also reads the older plain list of WTS sessions.
+ */
+export function parseWindowsSessions(text: string): { sessions: WindowsSession[]; sshError: string } {
+  const parsed = parsePowerShellJson(text);
+  const root =
+    typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && "w" in parsed
+      ? (parsed as Record<string, unknown>)
+      : { w: parsed, s: [], e: null };
+  const sessions = [...asList(root.w), ...asList(root.s)]
     .filter((session) => str(session.User))
-    .map((session) => {
-      const logon = Date.parse(str(session.LogonTime));
-      const station = str(session.Station);
-      return {
-        name: clip(str(session.User)),
-        // A disconnected session has no station name left; its id still tells sessions apart.
-        terminal: clip(station || `session ${num(session.Id)}`),
-        host: clip(str(session.Client)),
-        login_at: Number.isFinite(logon) ? isoOrNull(new Date(logon)) : null,
-      };
-    })
+    .map(windowsSession)
     .slice(0, LIMITS.users);
+  return { sessions, sshError: str(root.e) };
 }
 
 export async function usersWindows(ctx: Context): Promise<UserSession[]> {
-  return parseWindowsSessions(await ctx.powerShell(WINDOWS_USERS_COMMAND));
+  const { sessions, sshError } = parseWindowsSessions(await ctx.powerShell(WINDOWS_USERS_COMMAND));
+  if (sshError) throw new PartialSectionError(sessions, `OpenSSH sessions not read: ${sshError}`);
+  return sessions;
 }
