@@ -10,6 +10,7 @@ import type { AppEnv, AppOptions } from "./context.ts";
 import { ApiError, errorBody } from "./http-error.ts";
 import { capConcurrency, limitBySource, RateLimiter } from "./limits.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
+import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
 import { uploadRoutes } from "./routes/upload.ts";
 import { StoreUnavailableError } from "./store/types.ts";
@@ -33,6 +34,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     rateLimit: 0,
     maxUploads: 256,
     bodyTimeoutMs: 30_000,
+    logs: null,
     ...input,
   };
   const startedAt = options.clock().getTime();
@@ -52,6 +54,19 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   uploadRoutes(app, options);
   queryRoutes(app, options);
   fleetRoutes(app, options, startedAt);
+  if (options.logs) {
+    // Until the `logs` role exists, agents' ingest tokens write logs (not bound to a service).
+    const { logs, clock, maxBody, bodyTimeoutMs } = options;
+    const routes = logsRoutes({
+      logs,
+      clock,
+      maxBody,
+      bodyTimeoutMs,
+      writeGuard: guard("ingest"),
+      readGuard: guard("read"),
+    });
+    app.route("/", routes as unknown as Hono<AppEnv>);
+  }
 
   app.notFound((c) => {
     const allowed = ROUTES[c.req.path];

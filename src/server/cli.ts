@@ -39,6 +39,10 @@ async function runServe(args: ServeArgs): Promise<void> {
       rateLimit: intFlag("rate-limit", String(args["rate-limit"]), 0, 1_000_000) ?? 100,
       maxUploads: intFlag("max-uploads", String(args["max-uploads"]), 1, 100_000) ?? 256,
       bodyTimeoutMs: (intFlag("body-timeout", String(args["body-timeout"]), 1, 3600) ?? 30) * 1000,
+      logsRetentionDays:
+        intFlag("logs-retention-days", String(args["logs-retention-days"]), 0, 100_000) ?? 30,
+      logsMaxBytes:
+        intFlag("logs-max-bytes", String(args["logs-max-bytes"]), 0, Number.MAX_SAFE_INTEGER) ?? 0,
     },
     controller.signal,
   );

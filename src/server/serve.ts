@@ -10,6 +10,7 @@ import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
+import { openLogs } from "./logs/open.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -29,6 +30,9 @@ export interface ServeSettings {
   rateLimit: number;
   maxUploads: number;
   bodyTimeoutMs: number;
+  /** Central logs: 0 keeps everything / no size bound. */
+  logsRetentionDays: number;
+  logsMaxBytes: number;
 }
 
 export function isLoopback(host: string): boolean {
@@ -67,6 +71,17 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
   const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
+  let logs: Awaited<ReturnType<typeof openLogs>>;
+  try {
+    logs = openLogs(dataDir, {
+      retentionDays: settings.logsRetentionDays,
+      maxBytes: settings.logsMaxBytes,
+      clock: () => new Date(),
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const mode: AuthMode = settings.noAuth ? "off" : loopback ? "if-tokens" : "required";
   const app = createApp({
     store,
@@ -78,6 +93,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     maxBody: settings.maxBody,
     trustProxy: settings.trustProxy,
     nextReportIn: settings.nextReportIn,
+    logs: logs.store,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -91,6 +107,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       fetch: (request, srv) => app.fetch(request, { ip: srv.requestIP(request)?.address }),
     });
   } catch (error) {
+    await logs.close();
     await store.close();
     throw error;
   }
@@ -111,6 +128,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
   await server.stop();
+  await logs.close();
   await store.close();
   clearInterval(flush);
   registry.flushUsage();

@@ -16,6 +16,7 @@ export function fleetRoutes(app: Hono<AppEnv>, options: Required<AppOptions>, st
       version: options.version,
       uptime_s: Math.max(0, Math.round((clock().getTime() - startedAt) / 1000)),
       store: health,
+      ...(options.logs ? { logs: options.logs.health() } : {}),
     });
   });
 }
