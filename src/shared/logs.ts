@@ -47,15 +47,20 @@ export const TimestampSchema = v.pipe(
   }),
 );
 
-// Printable text: no control characters, which would only corrupt terminals and log views.
-const NAME = /^[^\p{Cc}]{1,128}$/u;
+// Printable text: no control characters (Unicode's Cc), which would only corrupt terminals and log views.
+const NAME = /^[^\x00-\x1f\x7f-\x9f]{1,128}$/;
 export const ServiceSchema = v.pipe(
   v.string("service must be a string"),
   v.regex(NAME, "service must be 1-128 characters without control characters"),
 );
 
 const AttributesSchema = v.pipe(
-  v.record(v.pipe(v.string(), v.maxLength(128)), v.unknown(), "attributes must be an object"),
+  // v.record alone would take an array.
+  v.custom<Record<string, unknown>>(
+    (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+    "attributes must be an object",
+  ),
+  v.record(v.pipe(v.string(), v.maxLength(128, "attribute names may be at most 128 characters")), v.unknown()),
   v.maxEntries(MAX_ATTRIBUTE_KEYS, `attributes may have at most ${MAX_ATTRIBUTE_KEYS} keys`),
   v.check(
     (value) => JSON.stringify(value).length <= MAX_ATTRIBUTES_BYTES,
@@ -71,11 +76,15 @@ export const LogEntrySchema = v.strictObject(
     severity: SeveritySchema,
     message: v.pipe(
       v.string("message must be a string"),
-      v.maxBytes(MAX_MESSAGE_BYTES, `message may take at most ${MAX_MESSAGE_BYTES} bytes`),
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: most messages need no counting at all.
+      v.check(
+        (text) => text.length * 3 <= MAX_MESSAGE_BYTES || Buffer.byteLength(text) <= MAX_MESSAGE_BYTES,
+        `message may take at most ${MAX_MESSAGE_BYTES} bytes`,
+      ),
     ),
     host: v.optional(
       v.nullable(
-        v.pipe(v.string("host must be a string"), v.regex(/^[^\p{Cc}]{0,255}$/u, "host is too long")),
+        v.pipe(v.string("host must be a string"), v.regex(/^[^\x00-\x1f\x7f-\x9f]{0,255}$/, "host must be at most 255 characters without control characters")),
       ),
     ),
     attributes: v.optional(v.nullable(AttributesSchema)),

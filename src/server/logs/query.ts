@@ -38,10 +38,14 @@ export function filtersOf(query: LogQuery): LogFilters {
   };
 }
 
+/** logs_service_high's bound: queries repeat it literally, which is how SQLite knows the index applies. */
+const HIGH = 30;
+
+const onlyHigh = (filters: LogFilters) => filters.levels !== undefined && filters.levels.every((l) => l >= HIGH);
+
 function chooseIndex(filters: LogFilters): string | null {
-  const oneLevel = filters.levels?.length === 1;
-  if (filters.service !== undefined) return oneLevel ? "logs_service_level_ts" : "logs_service_ts";
-  if (oneLevel) return "logs_level_ts";
+  if (filters.service !== undefined) return onlyHigh(filters) ? "logs_service_high" : "logs_service_ts";
+  if (filters.levels?.length === 1 || onlyHigh(filters)) return "logs_level_ts";
   // Only a receive window: let SQLite weigh the received index against walking the timestamps.
   if (
     (filters.receivedFrom !== undefined || filters.receivedTo !== undefined) &&
@@ -72,6 +76,7 @@ function where(filters: LogFilters, snapshot: number): { clauses: string[]; para
   };
   if (filters.service !== undefined) add("service = ?", filters.service);
   if (filters.levels) add(`level IN (${filters.levels.map(() => "?").join(", ")})`, ...filters.levels);
+  if (filters.service !== undefined && onlyHigh(filters)) add(`level >= ${HIGH}`);
   if (filters.tsFrom !== undefined) add("ts >= ?", filters.tsFrom);
   if (filters.tsTo !== undefined) add("ts <= ?", filters.tsTo);
   if (filters.receivedFrom !== undefined) add("received >= ?", filters.receivedFrom);
