@@ -56,7 +56,6 @@ function prepareFile(path: string): void {
   } finally {
     closeSync(fd);
   }
-  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 export function openStateDb(dataDir: string, options: OpenStateDbOptions): StateDb {
@@ -69,17 +68,20 @@ export function openStateDb(dataDir: string, options: OpenStateDbOptions): State
     throw refuse(path, errorMessage(error));
   }
   try {
+    db.run("PRAGMA busy_timeout = 5000");
+    // Page-level damage shows here, not at open: a quick pass over every page (no index cross-check),
+    // before anything is written, so a refused file is left exactly as it was.
+    const check = db.query("PRAGMA quick_check(1)").get() as { quick_check: string };
+    if (check.quick_check !== "ok") throw refuse(path, `its integrity check failed (${check.quick_check})`);
     const mode = db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string };
     if (mode.journal_mode !== "wal")
       throw refuse(path, `it cannot switch to WAL mode (${mode.journal_mode})`);
     db.run("PRAGMA synchronous = FULL");
-    db.run("PRAGMA busy_timeout = 5000");
     db.run(`PRAGMA cache_size = -${Math.trunc(options.cacheKib ?? 32 * 1024)}`);
     db.run("PRAGMA temp_store = MEMORY");
-    // Page-level damage shows here, not at open: a quick pass over every page (no index cross-check).
-    const check = db.query("PRAGMA quick_check(1)").get() as { quick_check: string };
-    if (check.quick_check !== "ok") throw refuse(path, `its integrity check failed (${check.quick_check})`);
     const migrated = migrate(db, options.migrations ?? MIGRATIONS, options.now);
+    // Log messages name hosts and users: the server's alone, whatever mode a restored copy came with.
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     return { db, path, migrated, close: () => db.close() };
   } catch (error) {
     db.close();
