@@ -41,7 +41,8 @@ export function parseIsoMicros(text: string): number | null {
   if (day > (month === 2 && isLeap(year) ? 29 : (MONTH_DAYS[month - 1] as number))) return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
   const digits = m[7];
-  const fraction = digits === undefined ? 0 : +(digits.length >= 6 ? digits.slice(0, 6) : digits.padEnd(6, "0"));
+  const fraction =
+    digits === undefined ? 0 : +(digits.length >= 6 ? digits.slice(0, 6) : digits.padEnd(6, "0"));
   let offsetMinutes = 0;
   const zone = m[8];
   if (zone !== undefined && zone !== "Z" && zone !== "z") {
@@ -51,7 +52,8 @@ export function parseIsoMicros(text: string): number | null {
     if (oh > 23 || om > 59) return null;
     offsetMinutes = sign * (oh * 60 + om);
   }
-  const ms = ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * 60_000 + second * 1000;
+  const ms =
+    ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * 60_000 + second * 1000;
   // Years 1-9999 in UTC too, so every stored time formats back as plain ISO 8601.
   if (ms < FIRST_MS || ms > LAST_MS) return null;
   return ms * 1000 + fraction;

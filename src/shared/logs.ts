@@ -48,10 +48,13 @@ export const TimestampSchema = v.pipe(
 );
 
 // Printable text: no control characters (Unicode's Cc), which would only corrupt terminals and log views.
-const NAME = /^[^\x00-\x1f\x7f-\x9f]{1,128}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+const printable = (min: number, max: number, message: string) =>
+  v.check((text: string) => text.length >= min && text.length <= max && !CONTROL.test(text), message);
 export const ServiceSchema = v.pipe(
   v.string("service must be a string"),
-  v.regex(NAME, "service must be 1-128 characters without control characters"),
+  printable(1, 128, "service must be 1-128 characters without control characters"),
 );
 
 const AttributesSchema = v.pipe(
@@ -60,7 +63,10 @@ const AttributesSchema = v.pipe(
     (value) => typeof value === "object" && value !== null && !Array.isArray(value),
     "attributes must be an object",
   ),
-  v.record(v.pipe(v.string(), v.maxLength(128, "attribute names may be at most 128 characters")), v.unknown()),
+  v.record(
+    v.pipe(v.string(), v.maxLength(128, "attribute names may be at most 128 characters")),
+    v.unknown(),
+  ),
   v.maxEntries(MAX_ATTRIBUTE_KEYS, `attributes may have at most ${MAX_ATTRIBUTE_KEYS} keys`),
   v.check(
     (value) => JSON.stringify(value).length <= MAX_ATTRIBUTES_BYTES,
@@ -84,7 +90,10 @@ export const LogEntrySchema = v.strictObject(
     ),
     host: v.optional(
       v.nullable(
-        v.pipe(v.string("host must be a string"), v.regex(/^[^\x00-\x1f\x7f-\x9f]{0,255}$/, "host must be at most 255 characters without control characters")),
+        v.pipe(
+          v.string("host must be a string"),
+          printable(0, 255, "host must be at most 255 characters without control characters"),
+        ),
       ),
     ),
     attributes: v.optional(v.nullable(AttributesSchema)),

@@ -131,6 +131,14 @@ describe("a data directory on a read-only file system", () => {
       const health = await jsonOf(await fetch(`${server.url}/health`));
       expect(health.status).toBe("degraded");
       expect(health.store.writable).toBe(false);
+      // Central logs cannot open relevo.db read-only (WAL needs its -shm file): 503 until a restart.
+      expect(health.logs.writable).toBe(false);
+      const log = await fetch(`${server.url}/logs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ timestamp: "2025-08-27T10:00:00Z", service: "s", severity: "INFO", message: "m" }),
+      });
+      expect(log.status).toBe(503);
       // Straight away and after the store's once-a-second retry.
       for (const wait of [0, 0, 1100]) {
         await Bun.sleep(wait);

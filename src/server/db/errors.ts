@@ -7,6 +7,11 @@ export class StateDbError extends Error {
   override name = "StateDbError";
 }
 
+/** The data directory is on a read-only file system: nothing is wrong with the database itself. */
+export class StateDbReadOnlyError extends StateDbError {
+  override name = "StateDbReadOnlyError";
+}
+
 const UNAVAILABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PROTOCOL)/;
 const CORRUPT = /^SQLITE_(CORRUPT|NOTADB)/;
 

@@ -5,8 +5,8 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { errorMessage } from "../../shared/errors.ts";
-import { StateDbError } from "./errors.ts";
+import { errorCode, errorMessage } from "../../shared/errors.ts";
+import { StateDbError, StateDbReadOnlyError } from "./errors.ts";
 import { type Migration, migrate } from "./migrations.ts";
 import { MIGRATIONS } from "./schema.ts";
 
@@ -38,8 +38,17 @@ function refuse(path: string, why: string): StateDbError {
 
 /** Checks what can be checked before SQLite touches the file, or creates it empty with mode 0600. */
 function prepareFile(path: string): void {
+  const readOnly = (error: unknown) =>
+    new StateDbReadOnlyError(
+      `${path} cannot be written: the file system is read-only (${errorMessage(error)})`,
+    );
   if (!existsSync(path)) {
-    closeSync(openSync(path, "wx", 0o600));
+    try {
+      closeSync(openSync(path, "wx", 0o600));
+    } catch (error) {
+      if (errorCode(error) === "EROFS") throw readOnly(error);
+      throw refuse(path, `it cannot be created (${errorMessage(error)})`);
+    }
     return;
   }
   let fd: number;
@@ -48,6 +57,7 @@ function prepareFile(path: string): void {
     fd = openSync(path, "r+");
   } catch (error) {
     if (error instanceof StateDbError) throw error;
+    if (errorCode(error) === "EROFS") throw readOnly(error);
     throw refuse(path, `it cannot be opened for reading and writing (${errorMessage(error)})`);
   }
   try {

@@ -56,6 +56,8 @@ export interface LogStoreOptions {
   maxPageBytes?: number;
   retentionDays?: number;
   maxBytes?: number;
+  /** Why writes cannot work from the start (a read-only data directory). */
+  problem?: string;
 }
 
 export class LogStore {
@@ -78,6 +80,7 @@ export class LogStore {
     this.#maxPageBytes = options.maxPageBytes ?? 16 * 1024 * 1024;
     this.retentionDays = options.retentionDays ?? 0;
     this.maxBytes = options.maxBytes ?? 0;
+    this.#problem = options.problem;
     this.#insert = db.prepare(
       "INSERT OR IGNORE INTO logs (ts, received, service, level, message, host, attributes, entry_id, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );

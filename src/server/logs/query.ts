@@ -41,7 +41,7 @@ export function filtersOf(query: LogQuery): LogFilters {
 /** logs_service_high's bound: queries repeat it literally, which is how SQLite knows the index applies. */
 const HIGH = 30;
 
-const onlyHigh = (filters: LogFilters) => filters.levels !== undefined && filters.levels.every((l) => l >= HIGH);
+const onlyHigh = (filters: LogFilters) => filters.levels?.every((level) => level >= HIGH) ?? false;
 
 function chooseIndex(filters: LogFilters): string | null {
   if (filters.service !== undefined) return onlyHigh(filters) ? "logs_service_high" : "logs_service_ts";

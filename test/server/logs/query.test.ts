@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { jsonOf } from "../../helpers/json.ts";
-import { entry, type LogsSetup, setupLogs } from "../../helpers/logs.ts";
+import { type LogsSetup, setupLogs } from "../../helpers/logs.ts";
 
 // 120 entries: 3 services x 5 severities x 8 minutes, received in 4 posts 10 minutes apart.
 const SERVICES = ["api", "worker", "cron"];
