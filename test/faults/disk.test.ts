@@ -136,7 +136,12 @@ describe("a data directory on a read-only file system", () => {
       const log = await fetch(`${server.url}/logs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ timestamp: "2025-08-27T10:00:00Z", service: "s", severity: "INFO", message: "m" }),
+        body: JSON.stringify({
+          timestamp: "2025-08-27T10:00:00Z",
+          service: "s",
+          severity: "INFO",
+          message: "m",
+        }),
       });
       expect(log.status).toBe(503);
       // Straight away and after the store's once-a-second retry.

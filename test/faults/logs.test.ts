@@ -1,10 +1,11 @@
 // The real server process with central logs: killed with SIGKILL under load from 8 clients, twice over one
-// data directory; every acknowledged entry is in relevo.db afterwards, exactly once. And a damaged
-// relevo.db makes the real server refuse to start, leaving the file as it was.
+// data directory; every acknowledged entry is in relevo.db afterwards, exactly once. On a real full disk
+// (a 4 MiB tmpfs, where mount(8) is allowed) posts get 503 and work again once there is room. And a
+// damaged relevo.db makes the real server refuse to start, leaving the file as it was.
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, type RunningServer, startServer, tempDir } from "../helpers/server.ts";
 
@@ -85,6 +86,69 @@ describe("kill -9 during log ingest", () => {
     expect(await server.stop()).toBe(0);
     running.delete(server);
   }, 60_000);
+});
+
+function sh(...cmd: string[]): boolean {
+  return Bun.spawnSync(cmd, { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+}
+const mountPoint = tempDir("relevo-logs-tmpfs-");
+const mounted = sh("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint);
+afterAll(() => {
+  if (mounted && !sh("umount", mountPoint)) sh("umount", "-l", mountPoint);
+  rmSync(mountPoint, { recursive: true, force: true });
+});
+
+describe("a real full disk", () => {
+  test.skipIf(!mounted)(
+    "posts get 503 with nothing half-stored, and succeed again once there is room",
+    async () => {
+      const dir = join(mountPoint, "data");
+      mkdirSync(dir);
+      const server = await start(dir);
+      const post = (tag: string) =>
+        fetch(`${server.url}/logs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(
+            Array.from({ length: 50 }, (_, i) => ({
+              timestamp: "2025-08-27T10:00:00Z",
+              service: "s",
+              severity: "INFO",
+              message: `${tag}-${i} ${"x".repeat(2000)}`,
+            })),
+          ),
+        });
+      let acked = 0;
+      let refused = 0;
+      for (let i = 0; i < 200 && refused < 3; i++) {
+        const res = await post(`b${i}`);
+        const body = (await res.json()) as { error?: { code: string } };
+        if (res.status === 201) acked++;
+        else {
+          expect(res.status).toBe(503);
+          expect(body.error?.code).toBe("store_unavailable");
+          refused++;
+        }
+      }
+      expect(refused).toBe(3);
+      expect(acked).toBeGreaterThan(0);
+      const health = (await (await fetch(`${server.url}/health`)).json()) as {
+        logs: { writable: boolean; entries: number };
+      };
+      expect(health.logs.writable).toBe(false);
+      expect(health.logs.entries).toBe(acked * 50);
+      // Room again: retention by size frees pages inside the database; here the operator grows the disk.
+      expect(sh("mount", "-o", "remount,size=16m", mountPoint)).toBe(true);
+      expect((await post("after")).status).toBe(201);
+      const after = (await (await fetch(`${server.url}/health`)).json()) as {
+        logs: { writable: boolean; entries: number };
+      };
+      expect(after.logs).toMatchObject({ writable: true, entries: (acked + 1) * 50 });
+      expect(await server.stop()).toBe(0);
+      running.delete(server);
+    },
+    60_000,
+  );
 });
 
 describe("a damaged relevo.db", () => {
