@@ -2,7 +2,7 @@
 // transaction, so one fsync (synchronous=FULL) acknowledges them all. A request's promise settles only
 // after COMMIT returned. bun:sqlite is synchronous: while a commit waits for the disk, new requests queue
 // up in the socket buffers and become the next group by themselves.
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { asStoreError } from "./errors.ts";
 
 interface Pending {
@@ -19,7 +19,18 @@ export class GroupCommit {
   commits = 0;
   writes = 0;
 
-  constructor(private readonly db: Database) {}
+  // Prepared once: db.run() would compile these four statements again for every request.
+  readonly #sql: Record<"begin" | "commit" | "savepoint" | "release" | "rollbackTo", Statement>;
+
+  constructor(private readonly db: Database) {
+    this.#sql = {
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      savepoint: db.prepare("SAVEPOINT item"),
+      release: db.prepare("RELEASE item"),
+      rollbackTo: db.prepare("ROLLBACK TO item"),
+    };
+  }
 
   get pending(): number {
     return this.#queue.length;
@@ -51,9 +62,9 @@ export class GroupCommit {
     if (!group.length) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.db.run("BEGIN IMMEDIATE");
+      this.#sql.begin.run();
       for (const item of group) outcomes.push(this.#runOne(item));
-      this.db.run("COMMIT");
+      this.#sql.commit.run();
     } catch (error) {
       // A failed statement or COMMIT (disk full, I/O error): nothing of this group is stored.
       if (this.db.inTransaction) {
@@ -78,16 +89,16 @@ export class GroupCommit {
 
   /** One request's work under a savepoint, so a bug in one cannot take the others' writes with it. */
   #runOne(item: Pending): { ok: boolean; value: unknown } {
-    this.db.run("SAVEPOINT item");
+    this.#sql.savepoint.run();
     try {
       const value = item.work();
-      this.db.run("RELEASE item");
+      this.#sql.release.run();
       return { ok: true, value };
     } catch (error) {
       // Disk and I/O errors abort the whole transaction: let them reach the group.
       if (!this.db.inTransaction || asStoreError(error) !== error) throw error;
-      this.db.run("ROLLBACK TO item");
-      this.db.run("RELEASE item");
+      this.#sql.rollbackTo.run();
+      this.#sql.release.run();
       return { ok: false, value: error };
     }
   }
