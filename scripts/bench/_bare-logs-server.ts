@@ -12,7 +12,7 @@ db.run("PRAGMA synchronous = FULL");
 db.run("PRAGMA cache_size = -32768");
 for (const step of MIGRATIONS) step.up(db);
 const insert = db.prepare(
-  "INSERT INTO logs (ts, received, service, level, message, host, attributes, entry_id, bytes) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 0)",
+  "INSERT INTO logs (ts, received, service, level, message, host, attributes, entry_id) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)",
 );
 const LEVELS: Record<string, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
 

@@ -184,7 +184,7 @@ export function fill(dataDir: string, count: number): void {
   const state = openStateDb(dataDir, { now: new Date() });
   const db: Database = state.db;
   const insert = db.prepare(
-    "INSERT INTO logs (ts, received, service, level, message, host, attributes, entry_id, bytes) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+    "INSERT INTO logs (ts, received, service, level, message, host, attributes, entry_id) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
   );
   const start = Date.now() - count * 1000;
   const chunk = 50_000;
@@ -193,7 +193,7 @@ export function fill(dataDir: string, count: number): void {
       for (let n = done; n < Math.min(count, done + chunk); n++) {
         const at = (start + n * 1000 + Math.floor(random() * 5000)) * 1000;
         const text = message(n);
-        insert.run(at, at + 2000, pick(SERVICES), LEVEL[severity()], text, `host-${n % 50}`, text.length);
+        insert.run(at, at + 2000, pick(SERVICES), LEVEL[severity()], text, `host-${n % 50}`);
       }
     })();
   }

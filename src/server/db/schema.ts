@@ -17,8 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
         message TEXT NOT NULL,
         host TEXT,
         attributes TEXT,
-        entry_id TEXT,
-        bytes INTEGER NOT NULL
+        entry_id TEXT
       )`);
       // One index per way in, each ending in ts (and the rowid SQLite appends) so pages come out in order.
       db.run("CREATE INDEX logs_ts ON logs (ts)");

@@ -82,7 +82,7 @@ export class LogStore {
     this.maxBytes = options.maxBytes ?? 0;
     this.#problem = options.problem;
     this.#insert = db.prepare(
-      "INSERT OR IGNORE INTO logs (ts, received, service, level, message, host, attributes, entry_id, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO logs (ts, received, service, level, message, host, attributes, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#entries = (db.query("SELECT count(*) AS n FROM logs").get() as { n: number }).n;
   }
@@ -101,8 +101,6 @@ export class LogStore {
       const stored = await this.writer.run(() => {
         let changes = 0;
         for (const e of entries) {
-          const bytes =
-            e.message.length + e.service.length + (e.host?.length ?? 0) + (e.attributes?.length ?? 0);
           changes += this.#insert.run(
             e.ts,
             receivedMicros,
@@ -112,7 +110,6 @@ export class LogStore {
             e.host,
             e.attributes,
             e.entryId,
-            bytes,
           ).changes;
         }
         return changes;
