@@ -82,6 +82,17 @@ describe("POST /logs", () => {
     expect(stored()).toHaveLength(2);
   });
 
+  test("a big batch that repeats some stored entry_ids stores only the new ones", async () => {
+    const { post, stored } = await setup();
+    const ids = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) =>
+        entry({ entry_id: `e-${from + i}`, message: `m${from + i}` }),
+      );
+    expect(await jsonOf(await post(json(ids(0, 40))))).toEqual({ ok: true, accepted: 40, duplicates: 0 });
+    expect(await jsonOf(await post(json(ids(30, 100))))).toEqual({ ok: true, accepted: 70, duplicates: 10 });
+    expect(stored().map((e) => e.message)).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
+  });
+
   test("10,000 entries are one request", async () => {
     const { post, logs } = await setup({ maxBody: 16 * 1024 * 1024 });
     const batch = Array.from({ length: 10_000 }, (_, i) => entry({ message: `m${i}` }));
