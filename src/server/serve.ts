@@ -10,7 +10,7 @@ import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
-import { openLogs } from "./logs/open.ts";
+import { type OpenLogs, openLogs } from "./logs/open.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -71,7 +71,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
   const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
-  let logs: Awaited<ReturnType<typeof openLogs>>;
+  let logs: OpenLogs;
   try {
     logs = openLogs(dataDir, {
       retentionDays: settings.logsRetentionDays,
