@@ -1,5 +1,6 @@
 // The real app with central logs on a real relevo.db in a temporary data directory, for app.request().
 import { createApp } from "../../src/server/app.ts";
+import type { AuthOptions } from "../../src/server/auth/guard.ts";
 import { type OpenLogs, openLogs } from "../../src/server/logs/open.ts";
 import { openFileStore } from "../../src/server/store/file-store.ts";
 import { tempDir } from "./server.ts";
@@ -20,6 +21,8 @@ export interface LogsSetupOptions {
   retentionDays?: number;
   maxBytes?: number;
   maxBody?: number;
+  /** Given the data directory (tokens live there); default: no checks. */
+  auth?: (dir: string) => AuthOptions;
 }
 
 export async function setupLogs(options: LogsSetupOptions = {}): Promise<LogsSetup> {
@@ -31,7 +34,15 @@ export async function setupLogs(options: LogsSetupOptions = {}): Promise<LogsSet
     maxBytes: options.maxBytes ?? 0,
     clock,
   });
-  const app = createApp({ store, logs: logs.store, version: "test", clock, maxBody: options.maxBody });
+  // Spread only when given: an explicit undefined would override createApp's defaults.
+  const app = createApp({
+    store,
+    logs: logs.store,
+    version: "test",
+    clock,
+    ...(options.maxBody ? { maxBody: options.maxBody } : {}),
+    ...(options.auth ? { auth: options.auth(dir) } : {}),
+  });
   const env = { ip: "127.0.0.1" };
   return {
     dir,

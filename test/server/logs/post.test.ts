@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
+import { createToken, TokenRegistry } from "../../../src/server/auth/tokens.ts";
 import { jsonOf } from "../../helpers/json.ts";
 import { entry, type LogsSetup, setupLogs } from "../../helpers/logs.ts";
 
@@ -217,5 +218,38 @@ describe("POST /logs refuses bad input and stores nothing", () => {
     const res = await app.request("/logs", { method: "DELETE" }, { ip: "127.0.0.1" });
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
+  });
+});
+
+describe("tokens on /logs", () => {
+  test("ingest tokens write (Token or Bearer), read tokens read, and not the other way round", async () => {
+    const made: Record<string, string> = {};
+    const { app, stored } = await setup({
+      auth: (dir) => {
+        made.ingest = createToken(dir, "ingest", undefined, new Date()).token;
+        made.read = createToken(dir, "read", undefined, new Date()).token;
+        return { mode: "required", registry: new TokenRegistry(dir) };
+      },
+    });
+    const call = (method: string, authorization?: string) =>
+      app.request(
+        "/logs",
+        {
+          method,
+          headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+          ...(method === "POST" ? { body: json(entry()) } : {}),
+        },
+        { ip: "192.0.2.1" },
+      );
+    expect((await call("POST")).status).toBe(401);
+    expect((await call("POST", `Token ${made.read}`)).status).toBe(403);
+    expect((await call("POST", `Token ${made.ingest}`)).status).toBe(201);
+    expect((await call("POST", `Bearer ${made.ingest}`)).status).toBe(201);
+    expect((await call("GET")).status).toBe(401);
+    expect((await call("GET", `Token ${made.ingest}`)).status).toBe(403);
+    const read = await call("GET", `Bearer ${made.read}`);
+    expect(read.status).toBe(200);
+    expect((await jsonOf(read)).count).toBe(2);
+    expect(stored()).toHaveLength(2);
   });
 });
