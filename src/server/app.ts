@@ -9,6 +9,7 @@ import { limitBySource, limitByToken, RateLimiter } from "./limits.ts";
 import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
+import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
 import { uploadRoute } from "./routes/upload.ts";
 
@@ -26,6 +27,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     maxUploads,
     maxUploadsPerSource: Math.min(maxUploads, Math.max(16, Math.floor(maxUploads / 8))),
     bodyTimeoutMs: 30_000,
+    logs: null,
     ...input,
   };
   const { clock } = options;
@@ -55,6 +57,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   app.route("/", uploadRoute(kit));
   app.route("/", queryRoutes(kit));
   app.route("/", fleetRoutes(kit));
+  if (options.logs) app.route("/", logsRoutes(kit, options.logs));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

@@ -4,7 +4,7 @@
 import { constants, gunzipSync } from "node:zlib";
 import { errorCode } from "../shared/errors.ts";
 import { ApiError } from "./http-error.ts";
-import { checkShape } from "./json-shape.ts";
+import { checkShape, type TopLevel } from "./json-shape.ts";
 
 /**
  * Prefixes of a gzip body inflated first to check its shape: 256 bytes catch what compresses best (`[[[[`,
@@ -71,8 +71,8 @@ async function readStream(request: Request, limit: number): Promise<Uint8Array> 
   return out;
 }
 
-export function gunzip(bytes: Uint8Array, limit: number): Uint8Array {
-  peekShape(bytes, limit);
+export function gunzip(bytes: Uint8Array, limit: number, top: TopLevel = "object"): Uint8Array {
+  peekShape(bytes, limit, top);
   try {
     return gunzipSync(bytes, { maxOutputLength: limit });
   } catch (error) {
@@ -84,7 +84,7 @@ export function gunzip(bytes: Uint8Array, limit: number): Uint8Array {
 }
 
 /** A body that inflates to megabytes of `[[[[` or `["a",…]` is refused after its first compressed bytes. */
-function peekShape(bytes: Uint8Array, limit: number): void {
+function peekShape(bytes: Uint8Array, limit: number, top: TopLevel): void {
   for (const size of PEEKS) {
     if (bytes.length <= size * 2) return; // the full inflate costs about as little
     let start: Uint8Array;
@@ -96,13 +96,13 @@ function peekShape(bytes: Uint8Array, limit: number): void {
     } catch {
       return; // the full inflate says what is wrong (a bomb included)
     }
-    checkShape(start, true);
+    checkShape(start, true, top);
   }
 }
 
 /** Parses JSON text after checking its shape; lone surrogates become U+FFFD so every day file stays valid. */
-export function parseJson(bytes: Uint8Array): unknown {
-  const shape = checkShape(bytes);
+export function parseJson(bytes: Uint8Array, top: TopLevel = "object"): unknown {
+  const shape = checkShape(bytes, false, top);
   let value: unknown;
   try {
     value = JSON.parse(strictUtf8.decode(bytes));

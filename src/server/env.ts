@@ -9,6 +9,8 @@ export interface Variables {
   clientIp: string;
   /** The name of the token that passed the guard, when one did. */
   token?: string;
+  /** The one service a `logs` token may write (set by the guard); absent or null: any. */
+  logService?: string | null;
 }
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

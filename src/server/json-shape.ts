@@ -13,6 +13,9 @@ export const SHAPE_LIMITS = {
   elements: 1_000_000,
 } as const;
 
+/** What the top level must be: an object (a report), or also a list of objects (a batch of log entries). */
+export type TopLevel = "object" | "object-or-list";
+
 export interface Shape {
   /** Some string holds a \uD800-\uDFFF escape that is not half of a pair. */
   loneSurrogates: boolean;
@@ -61,7 +64,7 @@ function notAnObject(kind: string): ApiError {
  * `partial`, `bytes` is only the start of a body (the first inflated bytes of a gzip upload): what it holds
  * is checked and its end is not an error. Malformed JSON is left for JSON.parse to report.
  */
-export function checkShape(bytes: Uint8Array, partial = false): Shape {
+export function checkShape(bytes: Uint8Array, partial = false, top: TopLevel = "object"): Shape {
   const b = bytes;
   const n = b.length;
   const shape: Shape = { loneSurrogates: false };
@@ -69,7 +72,8 @@ export function checkShape(bytes: Uint8Array, partial = false): Shape {
   while (i < n && isSpace(b[i])) i++;
   if (i >= n) return shape;
   const first = b[i] as number;
-  if (first !== OPEN_OBJECT) {
+  if (first !== OPEN_OBJECT && top === "object-or-list" && first !== OPEN_ARRAY) return shape; // the route says why
+  if (first !== OPEN_OBJECT && !(first === OPEN_ARRAY && top === "object-or-list")) {
     if (first === OPEN_ARRAY) {
       // Not a report whatever follows; only a leading run of `[` is looked at, to name it too deep.
       let run = 0;

@@ -1,5 +1,6 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 import type { AuthOptions } from "./auth/guard.ts";
+import type { LogStore } from "./logs/log-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -22,6 +23,8 @@ export interface AppOptions {
   maxUploadsPerSource?: number;
   /** A body must arrive within this long (default 30 s), or the upload gets 408. */
   bodyTimeoutMs?: number;
+  /** Central logs (POST/GET /logs); null leaves those routes out. */
+  logs?: LogStore | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

@@ -11,6 +11,7 @@ import { TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
+import { type OpenLogs, openLogs } from "./logs/open.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -30,6 +31,9 @@ export interface ServeSettings {
   rateLimit: number;
   maxUploads: number;
   bodyTimeoutMs: number;
+  /** Central logs: 0 keeps everything / no size bound. */
+  logsRetentionDays: number;
+  logsMaxBytes: number;
 }
 
 export function isLoopback(host: string): boolean {
@@ -70,6 +74,17 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
   const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
+  let logs: OpenLogs;
+  try {
+    logs = openLogs(dataDir, {
+      retentionDays: settings.logsRetentionDays,
+      maxBytes: settings.logsMaxBytes,
+      clock: () => new Date(),
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
@@ -82,11 +97,13 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     maxBody: settings.maxBody,
     trustProxy: settings.trustProxy,
     nextReportIn: settings.nextReportIn,
+    logs: logs.store,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
+    await logs.close();
     await store.close();
     throw error;
   }
@@ -111,6 +128,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
   await server.stop();
+  await logs.close();
   await store.close();
   clearInterval(flush);
   registry.flushUsage();

@@ -24,17 +24,32 @@ export const UploadAnswerSchema = v.object({
   next_report_in: v.nullable(v.number()),
 });
 
+/** The central log database's part of /health. */
+export const LogHealthSchema = v.object({
+  writable: v.boolean(),
+  entries: v.number(),
+  /** Pages in use by relevo.db (tables and indexes), what --logs-max-bytes bounds. */
+  bytes: v.number(),
+  oldest_received_at: v.nullable(v.string()),
+  retention_days: v.number(),
+  max_bytes: v.number(),
+  deleted_by_retention: v.number(),
+  problem: v.optional(v.string()),
+});
+
 export const HealthAnswerSchema = v.object({
   status: v.picklist(["ok", "degraded"]),
   version: v.string(),
   uptime_s: v.number(),
   store: v.object({ writable: v.boolean(), files: v.number(), problem: v.optional(v.string()) }),
+  logs: v.optional(LogHealthSchema),
 });
 
 export type ErrorDetail = v.InferOutput<typeof ErrorDetailSchema>;
 export type ErrorBody = v.InferOutput<typeof ErrorBodySchema>;
 export type UploadAnswer = v.InferOutput<typeof UploadAnswerSchema>;
 export type HealthAnswer = v.InferOutput<typeof HealthAnswerSchema>;
+export type LogHealth = v.InferOutput<typeof LogHealthSchema>;
 
 export function errorBody(code: string, message: string, details?: ErrorDetail[]): ErrorBody {
   return { error: { code, message, ...(details ? { details } : {}) } };

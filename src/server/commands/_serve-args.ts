@@ -47,5 +47,16 @@ export const serveArgs = {
     description: "Uploads in progress before new ones get 503",
   },
   "body-timeout": { type: "string", default: "30", description: "Seconds a request body may take to arrive" },
+  // Central logs (relevo.db).
+  "logs-retention-days": {
+    type: "string",
+    default: "30",
+    description: "Delete log entries received longer ago than this many days (0 keeps everything)",
+  },
+  "logs-max-bytes": {
+    type: "string",
+    default: "0",
+    description: "Delete the oldest log entries while relevo.db uses more than this (0: no bound)",
+  },
   verbose: { type: "boolean", description: "Debug logs and stack traces" },
 } as const satisfies ArgsDef;

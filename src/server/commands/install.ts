@@ -19,6 +19,8 @@ const PASSED_ON = [
   "rate-limit",
   "max-uploads",
   "body-timeout",
+  "logs-retention-days",
+  "logs-max-bytes",
 ] as const;
 
 function withoutDefault<T extends object>(flag: T): Omit<T, "default"> {

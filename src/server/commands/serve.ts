@@ -34,6 +34,8 @@ export default defineCommand({
           rateLimit: intFlag("rate-limit", args["rate-limit"], 0, 1_000_000) ?? 100,
           maxUploads: intFlag("max-uploads", args["max-uploads"], 1, 100_000) ?? 256,
           bodyTimeoutMs: (intFlag("body-timeout", args["body-timeout"], 1, 3600) ?? 30) * 1000,
+          logsRetentionDays: intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30,
+          logsMaxBytes: intFlag("logs-max-bytes", args["logs-max-bytes"], 0, Number.MAX_SAFE_INTEGER) ?? 0,
         },
         controller.signal,
       );

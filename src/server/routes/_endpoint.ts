@@ -28,16 +28,33 @@ export function endpoint(
   handler: Handler<AppEnv>,
   middleware: MiddlewareHandler<AppEnv>[] = [],
 ): Hono<AppEnv> {
+  return resource(kit, spec.path, [{ method: spec.method, role: spec.role, handler, middleware }]);
+}
+
+/** A path served by several methods (GET and POST /logs), each with its own role; 405 for the rest. */
+export function resource(
+  kit: RouteKit,
+  path: string,
+  methods: {
+    method: Endpoint["method"];
+    role: Role | null;
+    handler: Handler<AppEnv>;
+    middleware?: MiddlewareHandler<AppEnv>[];
+  }[],
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const allow = spec.method === "GET" ? "GET, HEAD" : spec.method;
-  if (spec.role) app.use(spec.path, kit.guard(spec.role));
-  for (const step of middleware) app.on(spec.method, spec.path, step);
-  app.on(spec.method, spec.path, handler);
-  app.all(spec.path, (c) => {
+  const names = methods.map((one) => one.method);
+  const allow = [...names, ...(names.includes("GET") ? ["HEAD"] : [])].sort().join(", ");
+  for (const { method, role, handler, middleware = [] } of methods) {
+    if (role) app.on(method, path, kit.guard(role));
+    for (const step of middleware) app.on(method, path, step);
+    app.on(method, path, handler);
+  }
+  app.all(path, (c) => {
     throw new ApiError(
       405,
       "method_not_allowed",
-      `${c.req.method} is not allowed on ${spec.path}; use ${spec.method}`,
+      `${c.req.method} is not allowed on ${path}; use ${names.join(" or ")}`,
       undefined,
       { allow },
     );

@@ -1,0 +1,33 @@
+// Every migration of relevo.db, in order. Append new steps at the end; never edit a released one.
+import type { Migration } from "./migrations.ts";
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "central logs",
+    up(db) {
+      // Times are microseconds since the epoch, UTC; severity is its number (10 DEBUG ... 50 CRITICAL).
+      // AUTOINCREMENT: an id is never handed out twice, even after retention deleted the newest rows.
+      db.run(`CREATE TABLE logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        service TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        host TEXT,
+        attributes TEXT,
+        entry_id TEXT
+      )`);
+      // One index per way in, each ending in ts (and the rowid SQLite appends) so pages come out in order.
+      db.run("CREATE INDEX logs_ts ON logs (ts)");
+      db.run("CREATE INDEX logs_service_ts ON logs (service, ts)");
+      db.run("CREATE INDEX logs_level_ts ON logs (level, ts)");
+      db.run("CREATE INDEX logs_received ON logs (received)");
+      // Warnings and worse of one service, which are rare among its entries: partial, so the ~80% of
+      // DEBUG and INFO traffic does not pay for it.
+      db.run("CREATE INDEX logs_service_high ON logs (service, level, ts) WHERE level >= 30");
+      db.run("CREATE UNIQUE INDEX logs_entry_id ON logs (entry_id) WHERE entry_id IS NOT NULL");
+    },
+  },
+];
