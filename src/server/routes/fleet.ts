@@ -4,13 +4,13 @@ import type { AppEnv, AppOptions } from "../context.ts";
 export function fleetRoutes(app: Hono<AppEnv>, options: Required<AppOptions>, startedAt: number): void {
   const { store, clock } = options;
 
-  app.get("/hosts", (c) => {
-    const hosts = store.hosts();
+  app.get("/hosts", async (c) => {
+    const hosts = await store.hosts();
     return c.json({ count: hosts.length, hosts });
   });
 
-  app.get("/health", (c) => {
-    const health = store.health();
+  app.get("/health", async (c) => {
+    const health = await store.health();
     return c.json({
       status: health.writable ? "ok" : "degraded",
       version: options.version,

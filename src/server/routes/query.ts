@@ -48,7 +48,7 @@ export function queryRoutes(app: Hono<AppEnv>, options: Required<AppOptions>): v
       to: instantParam("to", c.req.query("to")),
       limit: limitParam(c.req.query("limit")),
     };
-    const date = requested ?? store.newestDate(ip);
+    const date = requested ?? (await store.newestDate(ip));
     const body = date ? await store.readDay(ip, date, filter) : null;
     if (body === null) {
       throw new ApiError(

@@ -7,7 +7,21 @@
 // and the 10,000th report. Every element line starts with {"report_id":"<id>", written by the store itself,
 // so the ids can be read back without parsing whole reports.
 import { dirname } from "node:path";
+import { ipFromFileName, ipToFileName } from "../ip.ts";
 import type { StoreFs } from "./fs.ts";
+
+const DAY_FILE = /^(.+)_(\d{4}-\d{2}-\d{2})\.json$/;
+
+/** `<ip>_<YYYY-MM-DD>.json`, the address in its file-name form (IPv6 with "-" for ":"). */
+export function dayFileName(ip: string, date: string): string {
+  return `${ipToFileName(ip)}_${date}.json`;
+}
+
+export function parseDayFileName(name: string): { ip: string; date: string } | null {
+  const match = DAY_FILE.exec(name);
+  const ip = match?.[1] ? ipFromFileName(match[1]) : null;
+  return ip && match?.[2] ? { ip, date: match[2] } : null;
+}
 
 export const EMPTY_DAY = "[\n]\n";
 const OPEN = "[\n";

@@ -1,0 +1,83 @@
+// The day files being appended to, by name, with a bound on open handles: the least recently written are
+// closed (their state kept) and reopened on demand. Only the current day's files are kept at all: a retry for
+// a past day goes to today's file, so the ids of other days are no longer needed once the date changes.
+import { join } from "node:path";
+import { logger } from "../../shared/log.ts";
+import { appendElement, type DayFile, openDayFile } from "./day-file.ts";
+import type { StoreFs } from "./fs.ts";
+
+const storeLog = logger("store");
+
+export class OpenDayFiles {
+  /** fd is -1 for the ones closed to save handles. */
+  private readonly days = new Map<string, DayFile>();
+  private readonly order = new Set<string>();
+  private currentDay = "";
+
+  constructor(
+    private readonly fs: StoreFs,
+    private readonly dir: string,
+    private readonly maxOpen: number,
+  ) {}
+
+  /** The open day file for `name` (of `date`), opening (and repairing) it or reopening a closed handle. */
+  async get(name: string, date: string): Promise<{ file: DayFile; created: boolean }> {
+    let file = this.days.get(name);
+    let created = false;
+    if (file && file.fd === -1) file.fd = this.fs.open(file.path, false);
+    if (!file) {
+      if (date !== this.currentDay) this.forgetOtherDays(date);
+      const opened = await openDayFile(this.fs, join(this.dir, name));
+      file = opened.file;
+      created = opened.created;
+      if (opened.repair.bytesCut || opened.repair.linesDropped) {
+        storeLog.warn(
+          `${name}: repaired a torn tail (${opened.repair.linesDropped} broken line(s), ${opened.repair.bytesCut} bytes cut)`,
+        );
+      }
+      this.days.set(name, file);
+    }
+    this.order.delete(name);
+    this.order.add(name);
+    while (this.order.size > this.maxOpen) {
+      const coldest = this.order.values().next().value as string;
+      this.order.delete(coldest);
+      const cold = this.days.get(coldest);
+      if (cold && cold.fd !== -1) {
+        this.fs.close(cold.fd);
+        cold.fd = -1;
+      }
+    }
+    return { file, created };
+  }
+
+  /** Appends to a day file, reopening it for the moment if it was closed to save handles meanwhile. */
+  append(file: DayFile, id: string, bytes: Uint8Array): void {
+    const reopened = file.fd === -1;
+    if (reopened) file.fd = this.fs.open(file.path, false);
+    try {
+      appendElement(this.fs, file, id, bytes);
+    } finally {
+      if (reopened) {
+        this.fs.close(file.fd);
+        file.fd = -1;
+      }
+    }
+  }
+
+  closeAll(): void {
+    for (const file of this.days.values()) if (file.fd !== -1) this.fs.close(file.fd);
+    this.days.clear();
+    this.order.clear();
+  }
+
+  private forgetOtherDays(today: string): void {
+    this.currentDay = today;
+    for (const [name, file] of this.days) {
+      if (name.endsWith(`_${today}.json`)) continue;
+      if (file.fd !== -1) this.fs.close(file.fd);
+      this.days.delete(name);
+      this.order.delete(name);
+    }
+  }
+}
