@@ -13,6 +13,12 @@ export class Catalog {
   private readonly counts = new Map<string, Counted>();
   private readonly newest = new Map<string, string>();
   private readonly summaries = new Map<string, HostSummary>();
+  /** Lines set aside as damaged since start, for /health. */
+  damagedLines = 0;
+
+  noteDamaged(lines: number): void {
+    this.damagedLines += lines;
+  }
 
   /** Adds a day file (ignores names that are not one). */
   add(name: string): void {

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { errorCode, errorMessage } from "../../shared/errors.ts";
 import { logger } from "../../shared/log.ts";
-import type { DayZone } from "../day.ts";
+import { type DayZone, dayOf } from "../day.ts";
 import { Catalog } from "./catalog.ts";
 import { dayFileName } from "./day-file.ts";
 import { nodeStoreFs, type StoreFs } from "./fs.ts";
@@ -18,7 +18,7 @@ import { JournalWriter } from "./journal-writer.ts";
 import { acquireLock } from "./lock.ts";
 import { OpenDayFiles } from "./open-files.ts";
 import { listFiles, readDay } from "./read.ts";
-import { replayJournal, scanDayFiles } from "./recovery.ts";
+import { replayJournal, scanDayFiles, validateDays } from "./recovery.ts";
 import {
   type DayFilter,
   type FileInfo,
@@ -78,6 +78,9 @@ export class FileStore implements Store {
   private lastOpenAttempt = 0;
   private releaseLock: (() => void) | null = null;
   private closed = false;
+  private readonly dayZone: DayZone;
+  /** The background validation of past days' files started at open. */
+  private validating: Promise<void> = Promise.resolve();
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
@@ -85,7 +88,8 @@ export class FileStore implements Store {
     this.fs = options.fs ?? nodeStoreFs;
     this.durable = (options.fsync ?? "always") === "always";
     this.clock = options.clock ?? (() => new Date());
-    this.files = new OpenDayFiles(this.fs, this.dir, options.maxOpenFiles ?? 512);
+    this.dayZone = options.dayZone ?? "utc";
+    this.files = new OpenDayFiles(this.fs, this.dir, options.maxOpenFiles ?? 512, this.catalog, this.clock);
     this.journal = new JournalWriter({
       fs: this.fs,
       dir: this.dir,
@@ -97,7 +101,7 @@ export class FileStore implements Store {
     });
     this.writer = new Writer({
       clock: this.clock,
-      dayZone: options.dayZone ?? "utc",
+      dayZone: this.dayZone,
       files: this.files,
       journal: this.journal,
       catalog: this.catalog,
@@ -122,7 +126,15 @@ export class FileStore implements Store {
       this.lastOpenAttempt = this.clock().getTime();
       storeLog.warn(`${this.dir}: ${this.unwritable.message}; serving reads only`);
     }
-    await scanDayFiles(this.fs, this.dir, this.catalog, !this.unwritable);
+    await scanDayFiles(this.fs, this.dir, this.catalog, !this.unwritable, this.clock);
+    // Today's files are validated when first opened for appending; past days' in the background.
+    if (!this.unwritable) {
+      const today = dayOf(this.clock(), this.dayZone);
+      const past = this.catalog.files({}).filter((file) => file.date < today);
+      const names = past.map((file) => file.name);
+      const stop = () => this.closed;
+      this.validating = validateDays(this.fs, this.dir, names, this.catalog, this.clock, stop);
+    }
   }
 
   private async openForWriting(): Promise<void> {
@@ -134,7 +146,13 @@ export class FileStore implements Store {
       // the first checkpoint could take the whole journal, and every report acknowledged through it, along.
       if (this.durable) await this.fs.syncDir(this.dir);
     }
-    const opts = { fs: this.fs, dir: this.dir, journalDir: this.journalDir, durable: this.durable };
+    const opts = {
+      fs: this.fs,
+      dir: this.dir,
+      journalDir: this.journalDir,
+      durable: this.durable,
+      clock: this.clock,
+    };
     this.journal.start(await replayJournal(opts));
     this.unwritable = null;
   }
@@ -192,6 +210,7 @@ export class FileStore implements Store {
     return {
       writable: !problem,
       files: this.catalog.size,
+      damaged_lines: this.catalog.damagedLines,
       ...(problem ? { problem: problem.message } : {}),
     };
   }
@@ -207,6 +226,7 @@ export class FileStore implements Store {
 
   /** Resolves once no batch is being written and no checkpoint runs (for tests and shutdown). */
   async settle(): Promise<void> {
+    await this.validating;
     await this.writer.idle();
     await this.journal.settle();
   }

@@ -2,22 +2,26 @@
 // closed (their state kept) and reopened on demand. Only the current day's files are kept at all: a retry for
 // a past day goes to today's file, so the ids of other days are no longer needed once the date changes.
 import { join } from "node:path";
-import { logger } from "../../shared/log.ts";
+import type { Catalog } from "./catalog.ts";
 import { appendElement, type DayFile, openDayFile } from "./day-file.ts";
 import type { StoreFs } from "./fs.ts";
-
-const storeLog = logger("store");
+import { logRepair } from "./recovery.ts";
+import { StoreUnavailableError } from "./types.ts";
 
 export class OpenDayFiles {
   /** fd is -1 for the ones closed to save handles. */
   private readonly days = new Map<string, DayFile>();
   private readonly order = new Set<string>();
+  /** Files refused for appending (another layout, too big to re-lay out): not rescanned per upload. */
+  private readonly refused = new Map<string, StoreUnavailableError>();
   private currentDay = "";
 
   constructor(
     private readonly fs: StoreFs,
     private readonly dir: string,
     private readonly maxOpen: number,
+    private readonly catalog: Catalog,
+    private readonly clock: () => Date,
   ) {}
 
   /** The open day file for `name` (of `date`), opening (and repairing) it or reopening a closed handle. */
@@ -27,14 +31,18 @@ export class OpenDayFiles {
     if (file && file.fd === -1) file.fd = this.fs.open(file.path, false);
     if (!file) {
       if (date !== this.currentDay) this.forgetOtherDays(date);
-      const opened = await openDayFile(this.fs, join(this.dir, name));
+      const refusal = this.refused.get(name);
+      if (refusal) throw refusal;
+      let opened: Awaited<ReturnType<typeof openDayFile>>;
+      try {
+        opened = await openDayFile(this.fs, join(this.dir, name), { clock: this.clock });
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) this.refused.set(name, error);
+        throw error;
+      }
       file = opened.file;
       created = opened.created;
-      if (opened.repair.bytesCut || opened.repair.linesDropped) {
-        storeLog.warn(
-          `${name}: repaired a torn tail (${opened.repair.linesDropped} broken line(s), ${opened.repair.bytesCut} bytes cut)`,
-        );
-      }
+      logRepair(name, opened.repair, this.catalog);
       this.days.set(name, file);
     }
     this.order.delete(name);
@@ -79,5 +87,6 @@ export class OpenDayFiles {
       this.days.delete(name);
       this.order.delete(name);
     }
+    this.refused.clear();
   }
 }

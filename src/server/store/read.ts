@@ -1,12 +1,22 @@
 // The read path: a day as a JSON array body (streamed as stored, or filtered), and the file list.
 import { join } from "node:path";
 import type { Catalog, Counted } from "./catalog.ts";
-import { EMPTY_DAY, elementLines, joinElements, readAll } from "./day-file.ts";
+import { EMPTY_DAY } from "./day-file.ts";
 import type { StoreFs } from "./fs.ts";
+import { countNewlines, readExactly, readLines } from "./lines.ts";
 import type { DayFilter, FileInfo } from "./types.ts";
 
 const RECEIVED_AT = /^\{"report_id":"[^"]*","received_at":"([^"]*)"/;
-const CLOSING = new TextEncoder().encode("\n]\n");
+const encoder = new TextEncoder();
+const OPENING = encoder.encode("[\n");
+const OPEN_LENGTH = OPENING.length;
+const SEPARATOR = encoder.encode(",\n");
+const CLOSING = encoder.encode("\n]\n");
+/** Only a line's start is decoded to filter it: report_id and received_at come first. */
+const HEAD_BYTES = 256;
+/** Filtered answers up to this size are returned as one string, bigger ones streamed. */
+const INLINE_BYTES = 1024 * 1024;
+const decoder = new TextDecoder();
 
 export async function readDay(
   fs: StoreFs,
@@ -18,21 +28,78 @@ export async function readDay(
   const unfiltered = filter.from === undefined && filter.to === undefined && filter.limit === undefined;
   if (unfiltered) return streamSnapshot(fs, path);
   const fd = fs.openRead(path);
-  let lines: string[];
+  let ranges: Array<[number, number]>;
   try {
-    lines = elementLines(readAll(fs, fd));
+    ranges = await matchingLines(fs, fd, filter);
+  } catch (error) {
+    fs.close(fd);
+    throw error;
+  }
+  const total = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+  if (total > INLINE_BYTES) return streamRanges(fs, fd, ranges);
+  // A small answer is read at once.
+  try {
+    const texts = ranges.map(([start, end]) => decoder.decode(readExactly(fs, fd, start, end - start)));
+    return texts.length ? `[\n${texts.join(",\n")}\n]\n` : EMPTY_DAY;
   } finally {
     fs.close(fd);
   }
-  const { from, to, limit } = filter;
-  if (from !== undefined || to !== undefined) {
-    lines = lines.filter((line) => {
-      const at = receivedAt(line);
-      return (from === undefined || at >= from) && (to === undefined || at <= to);
-    });
+}
+
+/**
+ * A line-offset index of the elements that pass the filter, read line by line: memory is one line and
+ * two numbers per match (only `limit` of them with a limit), never the file.
+ */
+async function matchingLines(
+  fs: StoreFs,
+  fd: number,
+  { from, to, limit }: DayFilter,
+): Promise<Array<[number, number]>> {
+  const size = fs.size(fd);
+  if (size <= EMPTY_DAY.length) return [];
+  const ranges: Array<[number, number]> = [];
+  // The bytes before the closing "\n]\n" never change: read up to there.
+  for await (const line of readLines(fs, fd, OPEN_LENGTH, size - CLOSING.length, { head: HEAD_BYTES })) {
+    if (line.text === null || !line.text.startsWith('{"')) continue;
+    if (from !== undefined || to !== undefined) {
+      const at = receivedAt(line.text);
+      if ((from !== undefined && at < from) || (to !== undefined && at > to)) continue;
+    }
+    // Every element line but the last ends with its "," separator.
+    ranges.push([line.start, line.terminated ? line.end - 1 : line.end]);
+    if (limit !== undefined && ranges.length > limit) ranges.shift();
   }
-  if (limit !== undefined) lines = lines.slice(Math.max(0, lines.length - limit));
-  return joinElements(lines);
+  return ranges;
+}
+
+/** The chosen element lines as a JSON array, read from the file one at a time as the client takes them. */
+function streamRanges(fs: StoreFs, fd: number, ranges: Array<[number, number]>): ReadableStream<Uint8Array> {
+  let next = 0;
+  const done = () => fs.close(fd);
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const range = ranges[next];
+      if (!range) {
+        controller.enqueue(CLOSING);
+        controller.close();
+        done();
+        return;
+      }
+      try {
+        const lead = next === 0 ? OPENING : SEPARATOR;
+        const body = readExactly(fs, fd, range[0], range[1] - range[0]);
+        const chunk = new Uint8Array(lead.length + body.length);
+        chunk.set(lead, 0);
+        chunk.set(body, lead.length);
+        controller.enqueue(chunk);
+        next++;
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    cancel: done,
+  });
 }
 
 /**
@@ -82,10 +149,7 @@ function countReports(fs: StoreFs, dir: string, catalog: Catalog, name: string):
     const bytes = fs.size(fd);
     const cached = catalog.counted(name);
     if (cached && cached.bytes === bytes) return cached;
-    const data = readAll(fs, fd);
-    let newlines = 0;
-    for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) newlines++;
-    const counted = { bytes, reports: Math.max(0, newlines - 2) };
+    const counted = { bytes, reports: Math.max(0, countNewlines(fs, fd, bytes) - 2) };
     catalog.setCount(name, counted);
     return counted;
   } catch {

@@ -2,18 +2,19 @@
 // Everything before a file's first journaled offset was synced at a checkpoint; what follows is rebuilt
 // from the journal (idempotent through report_id). Then every day file is listed into the catalog, torn
 // tails left outside the journal are repaired, and the host summaries are rebuilt from the newest files.
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { errorMessage } from "../../shared/errors.ts";
 import { logger } from "../../shared/log.ts";
 import type { Catalog } from "./catalog.ts";
 import {
   appendElement,
   closeDayFile,
+  damagedName,
   dayFileName,
   EMPTY_DAY,
   openDayFile,
   parseDayFileName,
-  readAll,
+  type Repair,
   readLastElement,
 } from "./day-file.ts";
 import type { StoreFs } from "./fs.ts";
@@ -21,11 +22,12 @@ import {
   type JournalRecord,
   listSegments,
   openSegment,
-  readSegment,
   recyclePath,
   type Segment,
+  scanSegment,
   segmentPath,
 } from "./journal.ts";
+import { readExactly } from "./lines.ts";
 import { summarize } from "./summary.ts";
 
 const storeLog = logger("store");
@@ -36,22 +38,24 @@ export interface RecoveryOptions {
   dir: string;
   journalDir: string;
   durable: boolean;
+  clock: () => Date;
 }
 
 /** Replays every segment into its day files, removes them and returns the segment to write next. */
-export async function replayJournal({ fs, dir, journalDir, durable }: RecoveryOptions): Promise<Segment> {
+export async function replayJournal(options: RecoveryOptions): Promise<Segment> {
+  const { fs, dir, journalDir, durable, clock } = options;
   const seqs = listSegments(fs, journalDir);
-  const { byFile, cancelled } = readJournal(fs, journalDir, seqs);
+  const { byFile, cancelled, damaged } = readJournal(fs, journalDir, seqs);
   let replayed = 0;
   for (const [name, records] of byFile) {
     const first = records[0];
     if (!first) continue;
     // The first record counts even if cancelled: records after a failed append in its batch assumed it took
     // place, so only the first one's offset is where the file really stood.
-    const { file } = await openDayFile(fs, join(dir, name), first.offset);
+    const { file } = await openDayFile(fs, join(dir, name), { cutAt: first.offset, clock });
     try {
       for (const record of records) {
-        if (cancelled.has(record) || file.ids.has(record.id)) continue;
+        if (cancelled.has(record) || file.ids.has(record.id.toLowerCase())) continue;
         appendElement(fs, file, record.id, encoder.encode(record.element));
         replayed++;
       }
@@ -65,7 +69,12 @@ export async function replayJournal({ fs, dir, journalDir, durable }: RecoveryOp
     storeLog.info(`replayed ${replayed} report(s) from the journal into ${byFile.size} day file(s)`);
   const segment = openSegment(fs, journalDir, (seqs.at(-1) ?? 0) + 1);
   if (durable) await fs.syncDir(journalDir);
-  for (const seq of seqs) await fs.unlink(segmentPath(journalDir, seq));
+  for (const seq of seqs) {
+    const path = segmentPath(journalDir, seq);
+    // A damaged segment is kept for inspection (its name no longer reads as a segment).
+    if (damaged.has(seq)) fs.rename(path, damagedName(path, clock()));
+    else await fs.unlink(path);
+  }
   // Segment numbers restart once the journal is empty, so a file from an earlier run is never reused.
   if (fs.exists(recyclePath(journalDir))) await fs.unlink(recyclePath(journalDir));
   return segment;
@@ -76,13 +85,22 @@ function readJournal(
   fs: StoreFs,
   journalDir: string,
   seqs: number[],
-): { byFile: Map<string, JournalRecord[]>; cancelled: Set<JournalRecord> } {
+): { byFile: Map<string, JournalRecord[]>; cancelled: Set<JournalRecord>; damaged: Set<number> } {
   const byFile = new Map<string, JournalRecord[]>();
   const cancelled = new Set<JournalRecord>();
+  const damaged = new Set<number>();
   for (const seq of seqs) {
-    const fd = fs.openRead(segmentPath(journalDir, seq));
+    const path = segmentPath(journalDir, seq);
+    const fd = fs.openRead(path);
     try {
-      for (const record of readSegment(readAll(fs, fd), seq)) {
+      const { records, damagedAt } = scanSegment(readExactly(fs, fd, 0, fs.size(fd)), seq);
+      if (damagedAt.length) {
+        damaged.add(seq);
+        storeLog.warn(
+          `${path}: ${damagedAt.length} damaged record(s) skipped (at byte ${damagedAt.join(", ")}); the records after them are replayed, and the day files keep every complete element they hold`,
+        );
+      }
+      for (const record of records) {
         if (!parseDayFileName(record.file)) continue;
         const list = byFile.get(record.file) ?? [];
         if (record.cancel) {
@@ -98,7 +116,7 @@ function readJournal(
       fs.close(fd);
     }
   }
-  return { byFile, cancelled };
+  return { byFile, cancelled, damaged };
 }
 
 /** Lists day files into `catalog`, repairs torn tails (when `repair`), and rebuilds the host summaries. */
@@ -107,7 +125,9 @@ export async function scanDayFiles(
   dir: string,
   catalog: Catalog,
   repair: boolean,
+  clock: () => Date,
 ): Promise<void> {
+  const fix = (name: string) => repairFile(fs, dir, name, catalog, clock);
   let names: string[] = [];
   try {
     names = fs.readdir(dir);
@@ -116,14 +136,14 @@ export async function scanDayFiles(
   }
   for (const name of names) {
     if (!parseDayFileName(name)) continue;
-    if (repair && !tailIsClosed(fs, join(dir, name))) await repairFile(fs, dir, name);
+    if (repair && !tailIsClosed(fs, join(dir, name))) await fix(name);
     catalog.add(name);
   }
   for (const [ip, date] of catalog.newestDays()) {
     const name = dayFileName(ip, date);
     let element = readLast(fs, join(dir, name));
     if (element === undefined && repair) {
-      await repairFile(fs, dir, name);
+      await fix(name);
       element = readLast(fs, join(dir, name));
     }
     if (element) catalog.setSummary(summarize(element, ip));
@@ -147,15 +167,39 @@ function tailIsClosed(fs: StoreFs, path: string): boolean {
   }
 }
 
-async function repairFile(fs: StoreFs, dir: string, name: string): Promise<void> {
+async function repairFile(
+  fs: StoreFs,
+  dir: string,
+  name: string,
+  catalog: Catalog,
+  clock: () => Date,
+): Promise<void> {
   try {
-    const { file, repair } = await openDayFile(fs, join(dir, name));
+    const { file, repair } = await openDayFile(fs, join(dir, name), { clock });
     closeDayFile(fs, file);
-    storeLog.warn(
-      `${name}: repaired (${repair.linesDropped} broken line(s) dropped, ${repair.bytesCut} bytes cut)`,
-    );
+    logRepair(name, repair, catalog);
   } catch (error) {
     storeLog.error(`${name}: could not be repaired: ${errorMessage(error)}`);
+  }
+}
+
+/** One log line for what an open found and fixed; set-aside lines are counted for /health. */
+export function logRepair(name: string, repair: Repair, catalog: Catalog): void {
+  if (!repair.bytesCut && !repair.linesDropped && !repair.keptAs) return;
+  catalog.noteDamaged(repair.linesDropped);
+  const kept = repair.keptAs ? `; the original is kept as ${basename(repair.keptAs)}` : "";
+  if (repair.relaidOut) {
+    storeLog.warn(
+      `${name}: valid JSON in another layout, re-laid out one element per line, every element kept${kept}`,
+    );
+  } else if (repair.keptAs) {
+    storeLog.warn(
+      `${name}: ${repair.linesDropped} damaged line(s) set aside, every complete element kept${kept}`,
+    );
+  } else {
+    storeLog.warn(
+      `${name}: cut a torn last append (${repair.bytesCut} bytes, ${repair.linesDropped} broken line(s))`,
+    );
   }
 }
 
@@ -169,5 +213,25 @@ function readLast(fs: StoreFs, path: string): unknown {
     return undefined;
   } finally {
     if (fd !== -1) fs.close(fd);
+  }
+}
+
+/**
+ * Validates every line of the given day files (past days, which nothing appends to), one file at a time in
+ * the background, setting damaged lines aside. `stop` ends it early (the store is closing).
+ */
+export async function validateDays(
+  fs: StoreFs,
+  dir: string,
+  names: string[],
+  catalog: Catalog,
+  clock: () => Date,
+  stop: () => boolean,
+): Promise<void> {
+  for (const name of names) {
+    if (stop()) return;
+    await repairFile(fs, dir, name, catalog, clock);
+    // Let uploads and reads through between files.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -43,6 +43,8 @@ export interface DayFilter {
 export interface StoreHealth {
   writable: boolean;
   files: number;
+  /** Damaged lines set aside (kept in *.damaged-<time> files) since start. */
+  damaged_lines: number;
   /** Why the store refuses writes, when it does. */
   problem?: string;
 }

@@ -137,7 +137,7 @@ export class Writer {
     // Per day file, its size and count once the batch's earlier appends are done, and the ids they add.
     const reserved = new Map<DayFile, { size: number; count: number; ids: Map<string, Planned> }>();
     for (const [item, file, name] of opened) {
-      const id = item.report.id;
+      const id = item.report.id.toLowerCase();
       const stored: Stored = { ip: item.ip, date, file: name, duplicate: false };
       let next = reserved.get(file);
       if (!next) {
@@ -150,11 +150,11 @@ export class Writer {
         continue;
       }
       // report_id first, so the store can read ids back from each line's start without parsing the report.
-      const head = `{"report_id":${JSON.stringify(id)},"received_at":"${receivedAt}","source_ip":"${item.ip}"`;
+      const head = `{"report_id":${JSON.stringify(item.report.id)},"received_at":"${receivedAt}","source_ip":"${item.ip}"`;
       const rest = item.report.json;
       const bytes = encoder.encode(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
       try {
-        journal.record(name, nextOffset(next), id, bytes);
+        journal.record(name, nextOffset(next), item.report.id, bytes);
       } catch (error) {
         item.reject(unavailable(error));
         continue;

@@ -1,0 +1,192 @@
+// Issue 9, items 1-4: day files and journals damaged, read short or rewritten in another layout lose no
+// element that is still there.
+import { afterEach, describe, expect, test } from "bun:test";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { prepareReport } from "../../src/server/intake.ts";
+import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
+import { nodeStoreFs, type StoreFs } from "../../src/server/store/fs.ts";
+import { readLines } from "../../src/server/store/lines.ts";
+import { StoreUnavailableError } from "../../src/server/store/types.ts";
+import { sampleReport } from "../helpers/report.ts";
+import { tempDir } from "../helpers/server.ts";
+
+const NOW = new Date("2026-11-23T10:00:00Z");
+const TODAY = "10.0.0.5_2026-11-23.json";
+const PAST = "10.0.0.5_2026-11-20.json";
+const open: FileStore[] = [];
+
+async function store(dir: string, options: Partial<Parameters<typeof openFileStore>[0]> = {}) {
+  const s = await openFileStore({ dir, clock: () => NOW, ...options });
+  open.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+});
+
+const small = { users: [], disks: [], network: [], processes: { total: 0, list: [] } };
+const ids = (dir: string, name: string) =>
+  (JSON.parse(readFileSync(join(dir, name), "utf8")) as { report_id?: string }[]).map((r) => r.report_id);
+const damagedCopies = (dir: string, name: string) =>
+  readdirSync(dir).filter((f) => f.startsWith(`${name}.damaged-`));
+
+/** A data directory with `n` reports stored by the store itself in TODAY, closed cleanly. */
+async function stored(n: number): Promise<{ dir: string; ids: string[]; text: string }> {
+  const dir = tempDir();
+  const s = await store(dir);
+  const reports = Array.from({ length: n }, () => sampleReport(small));
+  for (const r of reports) await s.append(prepareReport(r), "10.0.0.5");
+  await s.close();
+  open.splice(0);
+  return { dir, ids: reports.map((r) => r.report_id), text: readFileSync(join(dir, TODAY), "utf8") };
+}
+
+describe("reads never depend on a whole-file read (item 1)", () => {
+  test("a read that comes back short refuses the append and leaves the file as it was", async () => {
+    const { dir, text } = await stored(5);
+    // Past byte 100 every read returns nothing, as a whole-file decode of 2 GiB or more did ("").
+    const shortFs: StoreFs = {
+      ...nodeStoreFs,
+      read: (fd, into, position) =>
+        position >= 100 ? 0 : nodeStoreFs.read(fd, into.subarray(0, 100 - position), position),
+    };
+    const s = await store(dir, { fs: shortFs });
+    expect(s.append(prepareReport(sampleReport(small)), "10.0.0.5")).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    await s.settle();
+    expect(readFileSync(join(dir, TODAY), "utf8")).toBe(text);
+  });
+});
+
+describe("valid JSON in another layout is never thrown away (item 2)", () => {
+  const layouts: Array<[string, (elements: unknown[]) => string]> = [
+    ["jq -c .", (e) => `${JSON.stringify(e)}\n`],
+    ["jq .", (e) => `${JSON.stringify(e, null, 2)}\n`],
+    ["CRLF line endings", (e) => `[\r\n${e.map((x) => JSON.stringify(x)).join(",\r\n")}\r\n]\r\n`],
+    ["a space after an element's }", (e) => `[\n${e.map((x) => `${JSON.stringify(x)} `).join(",\n")}\n]\n`],
+  ];
+  for (const [layout, write] of layouts) {
+    test(`${layout}: every element kept, the original kept beside, appends go on`, async () => {
+      const { dir, ids: before } = await stored(3);
+      const elements = JSON.parse(readFileSync(join(dir, TODAY), "utf8")) as unknown[];
+      const original = write(elements);
+      writeFileSync(join(dir, TODAY), original);
+      const s = await store(dir);
+      const next = sampleReport(small);
+      await s.append(prepareReport(next), "10.0.0.5");
+      expect(ids(dir, TODAY)).toEqual([...before, next.report_id]);
+      const [copy] = damagedCopies(dir, TODAY);
+      expect(readFileSync(join(dir, copy as string), "utf8")).toBe(original);
+      // Re-laid out in the store's own layout: one element per line.
+      expect(readFileSync(join(dir, TODAY), "utf8").split("\n")).toHaveLength(before.length + 4);
+    });
+  }
+
+  test('{"a":1}: kept as the one element of the array', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, TODAY), '{"a":1}');
+    const s = await store(dir);
+    const next = sampleReport(small);
+    await s.append(prepareReport(next), "10.0.0.5");
+    const day = JSON.parse(readFileSync(join(dir, TODAY), "utf8")) as Record<string, unknown>[];
+    expect(day[0]).toEqual({ a: 1 });
+    expect(day[1]?.report_id).toBe(next.report_id);
+    expect(damagedCopies(dir, TODAY)).toHaveLength(1);
+  });
+});
+
+describe("a damaged journal record does not cut the day files (item 3)", () => {
+  test("60 acknowledged, a kill -9, one flipped bit in record 11: all 60 kept, the segment kept", async () => {
+    const dir = tempDir();
+    const s = await store(dir);
+    const reports = Array.from({ length: 60 }, () => sampleReport(small));
+    for (const r of reports) await s.append(prepareReport(r), "10.0.0.5");
+    // A crash image: the page cache (every day-file write), the journal not yet retired.
+    const image = tempDir("relevo-crash-");
+    cpSync(dir, image, { recursive: true });
+    rmSync(join(image, "relevo.lock"), { force: true });
+    const segment = join(image, ".journal", "00000001.wal");
+    const bytes = readFileSync(segment);
+    let pos = 0;
+    for (let i = 0; i < 10; i++) pos += 12 + bytes.readUInt32LE(pos);
+    bytes[pos + 40] = (bytes[pos + 40] as number) ^ 0x10;
+    writeFileSync(segment, bytes);
+    await store(image);
+    expect(ids(image, TODAY)).toEqual(reports.map((r) => r.report_id));
+    expect(readdirSync(join(image, ".journal")).some((f) => f.startsWith("00000001.wal.damaged-"))).toBe(
+      true,
+    );
+  });
+
+  test("a changed length field in record 11: all 60 kept", async () => {
+    const dir = tempDir();
+    const s = await store(dir);
+    const reports = Array.from({ length: 60 }, () => sampleReport(small));
+    for (const r of reports) await s.append(prepareReport(r), "10.0.0.5");
+    const image = tempDir("relevo-crash-");
+    cpSync(dir, image, { recursive: true });
+    rmSync(join(image, "relevo.lock"), { force: true });
+    const segment = join(image, ".journal", "00000001.wal");
+    const bytes = readFileSync(segment);
+    let pos = 0;
+    for (let i = 0; i < 10; i++) pos += 12 + bytes.readUInt32LE(pos);
+    bytes.writeUInt32LE(bytes.readUInt32LE(pos) + 7, pos);
+    writeFileSync(segment, bytes);
+    await store(image);
+    expect(ids(image, TODAY)).toEqual(reports.map((r) => r.report_id));
+  });
+});
+
+describe("damage inside a line is found and set aside (item 4)", () => {
+  test("one byte changed mid-element in today's file: set aside before the next append, counted", async () => {
+    const { dir, ids: before } = await stored(3);
+    const lines = readFileSync(join(dir, TODAY), "utf8").split("\n");
+    const line = lines[2] as string;
+    lines[2] = `${line.slice(0, 40)}\u0001${line.slice(41)}`;
+    writeFileSync(join(dir, TODAY), lines.join("\n"));
+    const s = await store(dir);
+    const next = sampleReport(small);
+    await s.append(prepareReport(next), "10.0.0.5");
+    expect(ids(dir, TODAY)).toEqual([before[0], before[2], next.report_id]);
+    expect((await s.health()).damaged_lines).toBe(1);
+    expect(damagedCopies(dir, TODAY)).toHaveLength(1);
+  });
+
+  test("a garbage line in a past day's closed file: repaired in the background, its neighbour served", async () => {
+    const { dir, ids: before } = await stored(3);
+    const lines = readFileSync(join(dir, TODAY), "utf8").split("\n");
+    lines[2] = `{"report_id":"x" garbage},`;
+    writeFileSync(join(dir, PAST), lines.join("\n"));
+    rmSync(join(dir, TODAY));
+    const s = await store(dir);
+    await s.settle();
+    expect(ids(dir, PAST)).toEqual([before[0], before[2]]);
+    const last = JSON.parse((await s.readDay("10.0.0.5", "2026-11-20", { limit: 1 })) as string);
+    expect(last.map((r: { report_id: string }) => r.report_id)).toEqual([before[2]]);
+    expect((await s.health()).damaged_lines).toBe(1);
+  });
+});
+
+describe("readLines", () => {
+  test("reads lines across chunk boundaries whole, the last one unterminated, a too-long one as null", async () => {
+    const dir = tempDir();
+    const text = `[\n${"a".repeat(40)},\n{"b":"é€"},\n${"c".repeat(100)}\nend`;
+    writeFileSync(join(dir, "f"), text);
+    const fd = nodeStoreFs.openRead(join(dir, "f"));
+    const size = nodeStoreFs.size(fd);
+    const got: Array<[string | null, boolean]> = [];
+    for await (const line of readLines(nodeStoreFs, fd, 0, size, { chunk: 7, maxLine: 64 }))
+      got.push([line.text, line.terminated]);
+    nodeStoreFs.close(fd);
+    expect(got).toEqual([
+      ["[", true],
+      [`${"a".repeat(40)},`, true],
+      ['{"b":"é€"},', true],
+      [null, true],
+      ["end", false],
+    ]);
+  });
+});
