@@ -370,3 +370,49 @@ describe("crash recovery", () => {
     truncateSync(join(dir, "10.0.0.1_2026-11-23.json"), 0);
   });
 });
+
+describe("duplicates (issue 9 item 6)", () => {
+  test("an upper-case and a lower-case copy of one report id are one report", async () => {
+    const dir = tempDir();
+    const s = await store(dir);
+    const report = sampleReport();
+    const upper = { ...report, report_id: report.report_id.toUpperCase() };
+    expect((await s.append(prepareReport(upper), "10.0.0.5")).duplicate).toBe(false);
+    expect((await s.append(prepareReport(report), "10.0.0.5")).duplicate).toBe(true);
+    await s.close();
+    open.splice(0);
+    const again = await store(dir);
+    expect((await again.append(prepareReport(report), "10.0.0.5")).duplicate).toBe(true);
+    expect(readDay(dir, "10.0.0.5_2026-11-23.json")).toHaveLength(1);
+  });
+
+  for (const restart of [false, true]) {
+    test(`a retry just after midnight is a duplicate of the previous day's copy${restart ? ", across a restart" : ""}`, async () => {
+      const dir = tempDir();
+      let now = new Date("2026-11-23T23:59:30Z");
+      const s = await store(dir, { clock: () => now });
+      const report = sampleReport();
+      await s.append(prepareReport(report), "10.0.0.5");
+      await s.append(prepareReport(sampleReport()), "10.0.0.6");
+      now = new Date("2026-11-24T00:00:30Z");
+      let target = s;
+      if (restart) {
+        await s.close();
+        open.splice(0);
+        target = await store(dir, { clock: () => now });
+      }
+      // Another host's upload first, so the day has turned for the store before the retry arrives.
+      await target.append(prepareReport(sampleReport()), "10.0.0.6");
+      expect(await target.append(prepareReport(report), "10.0.0.5")).toEqual({
+        ip: "10.0.0.5",
+        date: "2026-11-23",
+        file: "10.0.0.5_2026-11-23.json",
+        duplicate: true,
+      });
+      expect(readdirSync(dir)).not.toContain("10.0.0.5_2026-11-24.json");
+      // Past the window, a late retry is stored again: at least once.
+      now = new Date("2026-11-24T07:00:00Z");
+      expect((await target.append(prepareReport(report), "10.0.0.5")).duplicate).toBe(false);
+    });
+  }
+});

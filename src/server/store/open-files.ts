@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Catalog } from "./catalog.ts";
 import { appendElement, type DayFile, openDayFile } from "./day-file.ts";
 import type { StoreFs } from "./fs.ts";
+import { readLines } from "./lines.ts";
 import { logRepair } from "./recovery.ts";
 import { StoreUnavailableError } from "./types.ts";
 
@@ -15,6 +16,8 @@ export class OpenDayFiles {
   /** Files refused for appending (another layout, too big to re-lay out): not rescanned per upload. */
   private readonly refused = new Map<string, StoreUnavailableError>();
   private currentDay = "";
+  /** Report ids of earlier days' files, for retries that cross midnight (see writer.ts). */
+  private readonly earlier = new Map<string, Set<string>>();
 
   constructor(
     private readonly fs: StoreFs,
@@ -79,14 +82,49 @@ export class OpenDayFiles {
     this.order.clear();
   }
 
+  /** The report ids of another day's file (a past one), read once from its lines' starts. */
+  async idsOf(name: string): Promise<Set<string>> {
+    const open = this.days.get(name);
+    if (open) return open.ids;
+    let ids = this.earlier.get(name);
+    if (!ids) {
+      ids = this.catalog.has(name) ? await readIds(this.fs, join(this.dir, name)) : new Set();
+      this.earlier.set(name, ids);
+    }
+    return ids;
+  }
+
   private forgetOtherDays(today: string): void {
     this.currentDay = today;
+    this.earlier.clear();
     for (const [name, file] of this.days) {
       if (name.endsWith(`_${today}.json`)) continue;
       if (file.fd !== -1) this.fs.close(file.fd);
+      // Kept for a day: a retry just after midnight is checked against it.
+      this.earlier.set(name, file.ids);
       this.days.delete(name);
       this.order.delete(name);
     }
     this.refused.clear();
   }
+}
+
+const ID_AT_START = /^\{"report_id":"([^"]*)"/;
+
+/** The ids at the start of each line of a day file, lower-cased; an unreadable file has none. */
+async function readIds(fs: StoreFs, path: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let fd = -1;
+  try {
+    fd = fs.openRead(path);
+    for await (const line of readLines(fs, fd, 0, fs.size(fd), { head: 128 })) {
+      const id = line.text && ID_AT_START.exec(line.text)?.[1];
+      if (id) ids.add(id.toLowerCase());
+    }
+  } catch {
+    // Nothing to dedupe against: at worst a retry is stored twice (at least once, never lost).
+  } finally {
+    if (fd !== -1) fs.close(fd);
+  }
+  return ids;
 }

@@ -13,6 +13,14 @@ import { type PreparedReport, type Stored, type StoreUnavailableError, unavailab
 
 const encoder = new TextEncoder();
 
+/**
+ * How long after midnight a report is also looked up in the previous day's file: an agent retries an
+ * unacknowledged upload within this (its backoff is capped at minutes), so a retry that crosses midnight
+ * is answered as a duplicate instead of being stored in both days. Later retries are stored again (at
+ * least once, never lost).
+ */
+export const RETRY_WINDOW_MS = 6 * 60 * 60 * 1000;
+
 /** What the writer asks of the store's state: whether it takes writes, and how to report a failed fsync. */
 export interface WriteGate {
   /** Why writes are refused now, or null. */
@@ -117,11 +125,19 @@ export class Writer {
     const now = this.o.clock();
     const date = dayOf(now, this.o.dayZone);
     const receivedAt = now.toISOString();
+    const yesterday = dayOf(new Date(now.getTime() - RETRY_WINDOW_MS), this.o.dayZone);
     const opened: Array<[Pending, DayFile, string]> = [];
     for (const item of batch) {
       try {
         const refusal = gate.refusal();
         if (refusal) throw refusal;
+        if (yesterday !== date) {
+          const earlier = dayFileName(item.ip, yesterday);
+          if ((await files.idsOf(earlier)).has(item.report.id.toLowerCase())) {
+            item.resolve({ ip: item.ip, date: yesterday, file: earlier, duplicate: true });
+            continue;
+          }
+        }
         const name = dayFileName(item.ip, date);
         const { file, created } = await files.get(name, date);
         if (created) journal.noteCreated();
