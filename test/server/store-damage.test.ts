@@ -7,6 +7,7 @@ import { prepareReport } from "../../src/server/intake.ts";
 import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
 import { nodeStoreFs, type StoreFs } from "../../src/server/store/fs.ts";
 import { readLines } from "../../src/server/store/lines.ts";
+import { SUMMARY_LIMITS, summarize } from "../../src/server/store/summary.ts";
 import { StoreUnavailableError } from "../../src/server/store/types.ts";
 import { sampleReport } from "../helpers/report.ts";
 import { tempDir } from "../helpers/server.ts";
@@ -188,5 +189,63 @@ describe("readLines", () => {
       [null, true],
       ["end", false],
     ]);
+  });
+});
+
+describe("bounded memory (item 10)", () => {
+  /** A StoreFs that remembers the biggest single read. */
+  function countingFs() {
+    const seen = { biggest: 0 };
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      read(fd, into, position) {
+        seen.biggest = Math.max(seen.biggest, into.length);
+        return nodeStoreFs.read(fd, into, position);
+      },
+    };
+    return { fs, seen };
+  }
+
+  test("a filtered query and the first upload after a restart never read a 3 MiB day whole", async () => {
+    const dir = tempDir();
+    let now = new Date("2026-11-23T10:00:00Z");
+    const first = await store(dir, { clock: () => now });
+    const big = sampleReport();
+    const all: string[] = [];
+    for (let i = 0; i < 240; i++) {
+      now = new Date(Date.UTC(2026, 10, 23, 10, 0, i));
+      const r = sampleReport({
+        report_id: crypto.randomUUID(),
+        host: { ...big.host, hostname: "h".repeat(200) },
+      });
+      all.push(r.report_id);
+      await first.append(prepareReport(r), "10.0.0.5");
+    }
+    await first.close();
+    open.splice(0);
+    const size = readFileSync(join(dir, TODAY)).length;
+    expect(size).toBeGreaterThan(2 * 1024 * 1024);
+    const { fs, seen } = countingFs();
+    const s = await store(dir, { fs, clock: () => now });
+    const pick = async (filter: object) =>
+      (
+        JSON.parse((await s.readDay("10.0.0.5", "2026-11-23", filter)) as string) as { report_id: string }[]
+      ).map((r) => r.report_id);
+    expect(await pick({ limit: 1 })).toEqual(all.slice(-1));
+    expect(await pick({ limit: 3 })).toEqual(all.slice(-3));
+    expect(await pick({ from: "2026-11-23T10:02:00.000Z", to: "2026-11-23T10:02:04.000Z" })).toEqual(
+      all.slice(120, 125),
+    );
+    await s.append(prepareReport(sampleReport()), "10.0.0.5");
+    expect(seen.biggest).toBeLessThanOrEqual(1024 * 1024);
+    expect(ids(dir, TODAY)).toHaveLength(241);
+  });
+
+  test("a host summary stays small whatever the report holds", () => {
+    const users = Array.from({ length: 1000 }, (_, i) => ({ name: `${i}`.padEnd(256, "u") }));
+    const summary = summarize({ users, host: { hostname: "h".repeat(10_000) } }, "10.0.0.5");
+    expect(summary.users).toHaveLength(SUMMARY_LIMITS.users);
+    expect(Math.max(...summary.users.map((u) => u.length))).toBe(SUMMARY_LIMITS.userLength);
+    expect(summary.hostname).toHaveLength(SUMMARY_LIMITS.stringLength);
   });
 });

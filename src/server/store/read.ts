@@ -14,6 +14,8 @@ const SEPARATOR = encoder.encode(",\n");
 const CLOSING = encoder.encode("\n]\n");
 /** Only a line's start is decoded to filter it: report_id and received_at come first. */
 const HEAD_BYTES = 256;
+const BACK_CHUNK = 256 * 1024;
+const NEWLINE = 10;
 /** Filtered answers up to this size are returned as one string, bigger ones streamed. */
 const INLINE_BYTES = 1024 * 1024;
 const decoder = new TextDecoder();
@@ -57,6 +59,7 @@ async function matchingLines(
 ): Promise<Array<[number, number]>> {
   const size = fs.size(fd);
   if (size <= EMPTY_DAY.length) return [];
+  if (from === undefined && to === undefined && limit !== undefined) return lastLines(fs, fd, size, limit);
   const ranges: Array<[number, number]> = [];
   // The bytes before the closing "\n]\n" never change: read up to there.
   for await (const line of readLines(fs, fd, OPEN_LENGTH, size - CLOSING.length, { head: HEAD_BYTES })) {
@@ -67,9 +70,29 @@ async function matchingLines(
     }
     // Every element line but the last ends with its "," separator.
     ranges.push([line.start, line.terminated ? line.end - 1 : line.end]);
-    if (limit !== undefined && ranges.length > limit) ranges.shift();
+    if (limit !== undefined && ranges.length > 2 * limit) ranges.splice(0, ranges.length - limit);
   }
-  return ranges;
+  return limit === undefined ? ranges : ranges.slice(-limit);
+}
+
+/** The newest `limit` element lines, found from the end: the cost of `limit=1` does not grow with the day. */
+function lastLines(fs: StoreFs, fd: number, size: number, limit: number): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  // Elements end before the closing "\n]\n"; each line but the last ends with ",".
+  let end = size - CLOSING.length;
+  let lineEnd = end;
+  while (end > OPEN_LENGTH && ranges.length < limit) {
+    const start = Math.max(OPEN_LENGTH, end - BACK_CHUNK);
+    const bytes = readExactly(fs, fd, start, end - start);
+    for (let i = bytes.lastIndexOf(NEWLINE); i !== -1 && ranges.length < limit; i = bytes.lastIndexOf(NEWLINE, i - 1)) {
+      ranges.push([start + i + 1, lineEnd]);
+      lineEnd = start + i - 1; // before the "," that ends the previous line
+      if (i === 0) break;
+    }
+    end = start;
+  }
+  if (ranges.length < limit && lineEnd > OPEN_LENGTH) ranges.push([OPEN_LENGTH, lineEnd]);
+  return ranges.reverse();
 }
 
 /** The chosen element lines as a JSON array, read from the file one at a time as the client takes them. */
