@@ -249,3 +249,27 @@ describe("bounded memory (item 10)", () => {
     expect(summary.hostname).toHaveLength(SUMMARY_LIMITS.stringLength);
   });
 });
+
+describe("listing files (issue 9 item 8)", () => {
+  test("/files answers from the catalog: once counted, a listing opens no file", async () => {
+    const dir = tempDir();
+    for (let i = 0; i < 50; i++) writeFileSync(join(dir, `10.0.1.${i}_2026-11-20.json`), "[\n]\n");
+    let opened = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      openRead(path) {
+        opened++;
+        return nodeStoreFs.openRead(path);
+      },
+    };
+    const s = await store(dir, { fs });
+    await s.append(prepareReport(sampleReport(small)), "10.0.0.5");
+    await s.settle();
+    await s.listFiles();
+    opened = 0;
+    const files = await s.listFiles();
+    expect(files).toHaveLength(51);
+    expect(files.find((f) => f.name === TODAY)?.reports).toBe(1);
+    expect(opened).toBe(0);
+  });
+});

@@ -8,9 +8,13 @@ export interface Counted {
   reports: number;
 }
 
+/** One day file as listed; bytes and reports are filled in once known. */
+export type Entry = Pick<FileInfo, "name" | "ip" | "date"> & Partial<Counted>;
+
 export class Catalog {
-  private readonly names = new Set<string>();
-  private readonly counts = new Map<string, Counted>();
+  private readonly names = new Map<string, Entry>();
+  /** The entries in name order, kept between listings; rebuilt when a file is added. */
+  private sorted: Entry[] | null = null;
   private readonly newest = new Map<string, string>();
   private readonly summaries = new Map<string, HostSummary>();
   /** Lines set aside as damaged since start, for /health. */
@@ -22,9 +26,11 @@ export class Catalog {
 
   /** Adds a day file (ignores names that are not one). */
   add(name: string): void {
+    if (this.names.has(name)) return;
     const parsed = parseDayFileName(name);
     if (!parsed) return;
-    this.names.add(name);
+    this.names.set(name, { name, ...parsed });
+    this.sorted = null;
     const newest = this.newest.get(parsed.ip);
     if (!newest || parsed.date > newest) this.newest.set(parsed.ip, parsed.date);
   }
@@ -46,29 +52,26 @@ export class Catalog {
     return this.newest.entries();
   }
 
-  counted(name: string): Counted | undefined {
-    return this.counts.get(name);
-  }
-
   setCount(name: string, counted: Counted): void {
-    this.counts.set(name, counted);
+    const entry = this.names.get(name);
+    if (!entry) return;
+    entry.bytes = counted.bytes;
+    entry.reports = counted.reports;
   }
 
   setSummary(summary: HostSummary): void {
     this.summaries.set(summary.ip, summary);
   }
 
-  /** The day files matching `filter`, sorted by name. */
-  files(filter: { ip?: string; date?: string }): Array<Pick<FileInfo, "name" | "ip" | "date">> {
-    const out: Array<Pick<FileInfo, "name" | "ip" | "date">> = [];
-    for (const name of [...this.names].sort()) {
-      const parsed = parseDayFileName(name);
-      if (!parsed) continue;
-      if (filter.ip && parsed.ip !== filter.ip) continue;
-      if (filter.date && parsed.date !== filter.date) continue;
-      out.push({ name, ...parsed });
-    }
-    return out;
+  /**
+   * The day files matching `filter`, sorted by name, with their counts when known; no file is read and
+   * nothing is copied but the list (the entries are the catalog's own: read them, do not keep them).
+   */
+  files(filter: { ip?: string; date?: string }): readonly Readonly<Entry>[] {
+    this.sorted ??= [...this.names.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { ip, date } = filter;
+    if (!ip && !date) return this.sorted.slice();
+    return this.sorted.filter((entry) => (!ip || entry.ip === ip) && (!date || entry.date === date));
   }
 
   hosts(): HostSummary[] {

@@ -198,7 +198,7 @@ export class FileStore implements Store {
   }
 
   async listFiles(filter: { ip?: string; date?: string } = {}): Promise<FileInfo[]> {
-    return listFiles(this.fs, this.dir, this.catalog, filter);
+    return await listFiles(this.fs, this.dir, this.catalog, filter);
   }
 
   async hosts(): Promise<HostSummary[]> {

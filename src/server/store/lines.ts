@@ -123,12 +123,23 @@ function join(parts: Uint8Array[], length: number, last: Uint8Array): Uint8Array
   return out;
 }
 
-/** Newlines in the first `size` bytes, counted a chunk at a time. */
-export function countNewlines(fs: StoreFs, fd: number, size: number, chunk = 1024 * 1024): number {
+/** Newlines in the first `size` bytes, counted a chunk at a time, yielding between big chunks. */
+export async function countNewlines(
+  fs: StoreFs,
+  fd: number,
+  size: number,
+  chunk = 1024 * 1024,
+): Promise<number> {
   let count = 0;
+  let sinceYield = 0;
   for (let pos = 0; pos < size; pos += chunk) {
     const bytes = readExactly(fs, fd, pos, Math.min(chunk, size - pos));
     for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, i + 1)) count++;
+    sinceYield += bytes.length;
+    if (sinceYield >= YIELD_BYTES) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
   return count;
 }

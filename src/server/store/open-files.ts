@@ -46,6 +46,7 @@ export class OpenDayFiles {
       file = opened.file;
       created = opened.created;
       logRepair(name, opened.repair, this.catalog);
+      this.catalog.setCount(name, { bytes: file.size, reports: file.count });
       this.days.set(name, file);
     }
     this.order.delete(name);

@@ -84,7 +84,11 @@ function lastLines(fs: StoreFs, fd: number, size: number, limit: number): Array<
   while (end > OPEN_LENGTH && ranges.length < limit) {
     const start = Math.max(OPEN_LENGTH, end - BACK_CHUNK);
     const bytes = readExactly(fs, fd, start, end - start);
-    for (let i = bytes.lastIndexOf(NEWLINE); i !== -1 && ranges.length < limit; i = bytes.lastIndexOf(NEWLINE, i - 1)) {
+    for (
+      let i = bytes.lastIndexOf(NEWLINE);
+      i !== -1 && ranges.length < limit;
+      i = bytes.lastIndexOf(NEWLINE, i - 1)
+    ) {
       ranges.push([start + i + 1, lineEnd]);
       lineEnd = start + i - 1; // before the "," that ends the previous line
       if (i === 0) break;
@@ -150,29 +154,39 @@ function streamSnapshot(fs: StoreFs, path: string): ReadableStream<Uint8Array> |
   );
 }
 
-export function listFiles(
+/**
+ * The file list from the catalog: no file is opened for one whose count is known (kept up to date by every
+ * append). The others (not written since start) are counted once, a chunk at a time, yielding in between.
+ */
+export async function listFiles(
   fs: StoreFs,
   dir: string,
   catalog: Catalog,
   filter: { ip?: string; date?: string },
-): FileInfo[] {
-  const out: FileInfo[] = [];
-  for (const file of catalog.files(filter)) {
-    const counted = countReports(fs, dir, catalog, file.name);
-    if (counted) out.push({ ...file, ...counted });
+): Promise<FileInfo[]> {
+  const entries = catalog.files(filter);
+  for (const entry of entries) {
+    if (entry.bytes === undefined || entry.reports === undefined)
+      await countReports(fs, dir, catalog, entry.name);
   }
-  return out;
+  // Known counts are the catalog's entries as they are (no copy per file); files that vanished are left out.
+  return entries.filter(
+    (entry): entry is FileInfo => entry.bytes !== undefined && entry.reports !== undefined,
+  );
 }
 
 /** Bytes and element count; one newline per element plus two, so counting needs no parsing. */
-function countReports(fs: StoreFs, dir: string, catalog: Catalog, name: string): Counted | null {
+async function countReports(
+  fs: StoreFs,
+  dir: string,
+  catalog: Catalog,
+  name: string,
+): Promise<Counted | null> {
   let fd = -1;
   try {
     fd = fs.openRead(join(dir, name));
     const bytes = fs.size(fd);
-    const cached = catalog.counted(name);
-    if (cached && cached.bytes === bytes) return cached;
-    const counted = { bytes, reports: Math.max(0, countNewlines(fs, fd, bytes) - 2) };
+    const counted = { bytes, reports: Math.max(0, (await countNewlines(fs, fd, bytes)) - 2) };
     catalog.setCount(name, counted);
     return counted;
   } catch {

@@ -177,6 +177,7 @@ async function repairFile(
   try {
     const { file, repair } = await openDayFile(fs, join(dir, name), { clock });
     closeDayFile(fs, file);
+    catalog.setCount(name, { bytes: file.size, reports: file.count });
     logRepair(name, repair, catalog);
   } catch (error) {
     storeLog.error(`${name}: could not be repaired: ${errorMessage(error)}`);
