@@ -91,6 +91,22 @@ describe("disk full (ENOSPC from a byte budget under the store)", () => {
   });
 });
 
+describe("/health after a write the disk refused", () => {
+  test("writable false with the reason while uploads get 503 disk full, true again after a write succeeds", async () => {
+    const { fs, upload, health } = await setup();
+    expect((await upload()).status).toBe(201);
+    fs.freeBytes = 100;
+    expect503(await upload());
+    const h = await health();
+    expect(h.status).toBe("degraded");
+    expect(h.store.writable).toBe(false);
+    expect(h.store.problem).toContain("disk is full");
+    fs.freeBytes = null;
+    expect((await upload()).status).toBe(201);
+    expect((await health()).store.writable).toBe(true);
+  });
+});
+
 describe("a data directory that cannot be written", () => {
   test("at start: 503 on upload, /health says writable false, and it recovers once writable", async () => {
     const first = await setup();

@@ -1,7 +1,16 @@
 // Issue 9, items 1-4: day files and journals damaged, read short or rewritten in another layout lose no
 // element that is still there.
 import { afterEach, describe, expect, test } from "bun:test";
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { prepareReport } from "../../src/server/intake.ts";
 import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
@@ -272,4 +281,24 @@ describe("listing files (issue 9 item 8)", () => {
     expect(files.find((f) => f.name === TODAY)?.reports).toBe(1);
     expect(opened).toBe(0);
   });
+});
+
+describe("permissions (issue 9 item 13)", () => {
+  test.skipIf(process.platform === "win32")(
+    "the data directory and .journal are owner-only, created so or tightened",
+    async () => {
+      const parent = tempDir();
+      const fresh = join(parent, "new-data");
+      await store(fresh);
+      expect(statSync(fresh).mode & 0o777).toBe(0o700);
+      expect(statSync(join(fresh, ".journal")).mode & 0o777).toBe(0o700);
+      const old = tempDir();
+      chmodSync(old, 0o755);
+      mkdirSync(join(old, ".journal"), { mode: 0o755 });
+      chmodSync(join(old, ".journal"), 0o755);
+      await store(old);
+      expect(statSync(old).mode & 0o777).toBe(0o700);
+      expect(statSync(join(old, ".journal")).mode & 0o777).toBe(0o700);
+    },
+  );
 });

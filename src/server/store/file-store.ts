@@ -76,6 +76,8 @@ export class FileStore implements Store {
   /** Set while the directory cannot be written at all (read-only, no permission): retried on uploads. */
   private unwritable: StoreUnavailableError | null = null;
   private lastOpenAttempt = 0;
+  /** Why the last write failed (disk full...), until one succeeds again: /health reports it. */
+  private lastWriteError: StoreUnavailableError | null = null;
   private releaseLock: (() => void) | null = null;
   private closed = false;
   private readonly dayZone: DayZone;
@@ -109,6 +111,9 @@ export class FileStore implements Store {
         refusal: () => this.failed ?? this.unwritable,
         retry: () => this.retryOpen(),
         failClosed: (error) => this.failClosed(error),
+        wrote: (error) => {
+          this.lastWriteError = error;
+        },
       },
     });
   }
@@ -139,6 +144,7 @@ export class FileStore implements Store {
 
   private async openForWriting(): Promise<void> {
     this.fs.probeWritable(this.dir);
+    this.restrict(this.dir);
     if (!this.releaseLock) this.releaseLock = acquireLock(this.dir);
     if (!this.fs.exists(this.journalDir)) {
       this.fs.mkdir(this.journalDir);
@@ -146,6 +152,7 @@ export class FileStore implements Store {
       // the first checkpoint could take the whole journal, and every report acknowledged through it, along.
       if (this.durable) await this.fs.syncDir(this.dir);
     }
+    this.restrict(this.journalDir);
     const opts = {
       fs: this.fs,
       dir: this.dir,
@@ -167,6 +174,15 @@ export class FileStore implements Store {
       storeLog.info(`${this.dir} is writable again`);
     } catch (error) {
       this.unwritable = unavailable(error);
+    }
+  }
+
+  /** Owner-only access; a directory this user may not chmod is left as it is, with a warning. */
+  private restrict(dir: string): void {
+    try {
+      this.fs.restrict?.(dir);
+    } catch (error) {
+      storeLog.warn(`${dir}: could not restrict access to its owner (${errorMessage(error)})`);
     }
   }
 
@@ -206,7 +222,7 @@ export class FileStore implements Store {
   }
 
   async health(): Promise<StoreHealth> {
-    const problem = this.failed ?? this.unwritable ?? this.probe();
+    const problem = this.failed ?? this.unwritable ?? this.lastWriteError ?? this.probe();
     return {
       writable: !problem,
       files: this.catalog.size,

@@ -29,6 +29,8 @@ export interface WriteGate {
   retry(): Promise<void>;
   /** A journal or day-file fsync failed: refuse every write from now on. */
   failClosed(error: unknown): void;
+  /** The outcome of the latest write: null when it succeeded, else why it failed. */
+  wrote(error: StoreUnavailableError | null): void;
 }
 
 export interface WriterOptions {
@@ -82,6 +84,13 @@ export class Writer {
   /** Resolves once no batch is being written. */
   async idle(): Promise<void> {
     while (this.writing) await this.writing;
+  }
+
+  /** Refuses one upload with 503; a refusal by the disk (not by the store's state) is the last outcome. */
+  private refuse(item: Pending, error: unknown): void {
+    const refusal = unavailable(error);
+    if (refusal !== this.o.gate.refusal()) this.o.gate.wrote(refusal);
+    item.reject(refusal);
   }
 
   /** Starts the writer loop unless it runs; restarts it for uploads queued while it was finishing. */
@@ -144,7 +153,7 @@ export class Writer {
         this.o.catalog.add(name);
         opened.push([item, file, name]);
       } catch (error) {
-        item.reject(unavailable(error));
+        this.refuse(item, error);
       }
     }
     // Nothing yields from here on: every record lands in the segment that is current now, and each file is
@@ -172,7 +181,7 @@ export class Writer {
       try {
         journal.record(name, nextOffset(next), item.report.id, bytes);
       } catch (error) {
-        item.reject(unavailable(error));
+        this.refuse(item, error);
         continue;
       }
       const entry: Planned = { item, stored, file, bytes, receivedAt };
@@ -185,7 +194,7 @@ export class Writer {
 
   /** Appends the journaled reports to their day files and answers every upload of the batch. */
   private async apply(planned: Planned[]): Promise<void> {
-    const { files, catalog } = this.o;
+    const { files, catalog, gate } = this.o;
     const failed: Planned[] = [];
     for (const entry of planned) {
       const { item, file, bytes } = entry;
@@ -211,9 +220,11 @@ export class Writer {
         last_seen: entry.receivedAt,
         last_report_id: item.report.id,
       });
+      gate.wrote(null);
       item.resolve(entry.stored);
     }
     if (failed.length) {
+      gate.wrote(unavailable(failed.at(-1)?.error));
       await this.o.journal.cancel(
         failed.map(({ stored, item }) => ({ file: stored.file, id: item.report.id })),
       );
