@@ -22,7 +22,11 @@ function seed(dir: string, count: number): void {
   }
 }
 
-async function uploads(url: string, body: string, count: number): Promise<{ latencies: number[]; timedOut: number }> {
+async function uploads(
+  url: string,
+  body: string,
+  count: number,
+): Promise<{ latencies: number[]; timedOut: number }> {
   const latencies: number[] = [];
   let timedOut = 0;
   for (let i = 0; i < count; i++) {
@@ -58,7 +62,11 @@ function readers(url: string, count: number): { stop: () => Promise<number> } {
       while (!stop) { const res = await fetch(${JSON.stringify(`${url}/files`)}); await res.arrayBuffer(); answered++; }
     }));
     console.log(answered);`;
-  const proc = Bun.spawn([process.execPath, "-e", script], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, "-e", script], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   return {
     async stop() {
       proc.stdin.write("stop\n");
