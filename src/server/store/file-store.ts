@@ -32,8 +32,6 @@ import {
 } from "./types.ts";
 import { Writer } from "./writer.ts";
 
-export { dayFileName, parseDayFileName } from "./day-file.ts";
-
 export type FsyncMode = "always" | "never";
 
 export interface FileStoreOptions {

@@ -3,9 +3,10 @@
 // a past day goes to today's file, so the ids of other days are no longer needed once the date changes.
 import { join } from "node:path";
 import type { Catalog } from "./catalog.ts";
-import { appendElement, type DayFile, openDayFile } from "./day-file.ts";
+import { appendElement, type DayFile } from "./day-file.ts";
 import type { StoreFs } from "./fs.ts";
 import { readLines } from "./lines.ts";
+import { openDayFile } from "./open-day-file.ts";
 import { logRepair } from "./recovery.ts";
 import { StoreUnavailableError } from "./types.ts";
 

@@ -9,12 +9,9 @@ import type { Catalog } from "./catalog.ts";
 import {
   appendElement,
   closeDayFile,
-  damagedName,
   dayFileName,
   EMPTY_DAY,
-  openDayFile,
   parseDayFileName,
-  type Repair,
   readLastElement,
 } from "./day-file.ts";
 import type { StoreFs } from "./fs.ts";
@@ -28,6 +25,7 @@ import {
   segmentPath,
 } from "./journal.ts";
 import { readExactly } from "./lines.ts";
+import { damagedName, openDayFile, type Repair } from "./open-day-file.ts";
 import { summarize } from "./summary.ts";
 
 const storeLog = logger("store");
