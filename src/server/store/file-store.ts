@@ -1,12 +1,7 @@
 // The embedded default store: day files `<ip>_<YYYY-MM-DD>.json` in one directory, made durable through one
-// write-ahead journal with group commit. This file ties the parts together and keeps the store's state
-// (open, read-only, failed closed); the parts are:
-//   writer.ts        the writer loop: journal a batch, one fsync, append to the day files, acknowledge
-//   journal-writer   segments, group commit, cancel records, checkpoints
-//   open-files.ts    day-file handles being appended to, and their LRU
-//   recovery.ts      journal replay and the start-up scan of the day files
-//   catalog.ts       the in-memory list of files, counts, newest dates and host summaries
-//   read.ts          the read path
+// write-ahead journal with group commit. This facade opens, ties together and closes the parts: writer.ts
+// (the batch loop), journal-writer.ts (segments, checkpoints), open-files.ts (handles and their LRU),
+// recovery.ts (replay, start-up scan), catalog.ts (what is known in memory), read.ts, write-state.ts.
 import { join } from "node:path";
 import { errorCode, errorMessage } from "../../shared/errors.ts";
 import { logger } from "../../shared/log.ts";
@@ -30,6 +25,7 @@ import {
   StoreUnavailableError,
   unavailable,
 } from "./types.ts";
+import { WriteState } from "./write-state.ts";
 import { Writer } from "./writer.ts";
 
 export type FsyncMode = "always" | "never";
@@ -49,8 +45,6 @@ export interface FileStoreOptions {
 }
 
 const JOURNAL_DIR = ".journal";
-/** While the directory is unwritable, opening it for writing is retried at most this often. */
-const REOPEN_MS = 1000;
 const storeLog = logger("store");
 
 export async function openFileStore(options: FileStoreOptions): Promise<FileStore> {
@@ -69,13 +63,7 @@ export class FileStore implements Store {
   private readonly files: OpenDayFiles;
   private readonly journal: JournalWriter;
   private readonly writer: Writer;
-  /** Set when an fsync failed: the kernel may have dropped data, so nothing more is acknowledged. */
-  private failed: StoreUnavailableError | null = null;
-  /** Set while the directory cannot be written at all (read-only, no permission): retried on uploads. */
-  private unwritable: StoreUnavailableError | null = null;
-  private lastOpenAttempt = 0;
-  /** Why the last write failed (disk full...), until one succeeds again: /health reports it. */
-  private lastWriteError: StoreUnavailableError | null = null;
+  private readonly state: WriteState;
   private releaseLock: (() => void) | null = null;
   private closed = false;
   private readonly dayZone: DayZone;
@@ -89,6 +77,7 @@ export class FileStore implements Store {
     this.durable = (options.fsync ?? "always") === "always";
     this.clock = options.clock ?? (() => new Date());
     this.dayZone = options.dayZone ?? "utc";
+    this.state = new WriteState(this.clock);
     this.files = new OpenDayFiles(this.fs, this.dir, options.maxOpenFiles ?? 512, this.catalog, this.clock);
     this.journal = new JournalWriter({
       fs: this.fs,
@@ -106,12 +95,10 @@ export class FileStore implements Store {
       journal: this.journal,
       catalog: this.catalog,
       gate: {
-        refusal: () => this.failed ?? this.unwritable,
+        refusal: () => this.state.refusal(),
         retry: () => this.retryOpen(),
-        failClosed: (error) => this.failClosed(error),
-        wrote: (error) => {
-          this.lastWriteError = error;
-        },
+        failClosed: (error) => this.state.failClosed(error),
+        wrote: (error) => this.state.wrote(error),
       },
     });
   }
@@ -125,13 +112,13 @@ export class FileStore implements Store {
       const code = errorCode(error);
       if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS" && code !== "ENOSPC") throw error;
       // Serve what is there; uploads get 503 until the directory can be written.
-      this.unwritable = unavailable(error);
-      this.lastOpenAttempt = this.clock().getTime();
-      storeLog.warn(`${this.dir}: ${this.unwritable.message}; serving reads only`);
+      this.state.markUnwritable(error);
+      storeLog.warn(`${this.dir}: ${unavailable(error).message}; serving reads only`);
     }
-    await scanDayFiles(this.fs, this.dir, this.catalog, !this.unwritable, this.clock);
+    const writable = !this.state.unwritable;
+    await scanDayFiles(this.fs, this.dir, this.catalog, writable, this.clock);
     // Today's files are validated when first opened for appending; past days' in the background.
-    if (!this.unwritable) {
+    if (writable) {
       const today = dayOf(this.clock(), this.dayZone);
       const past = this.catalog.files({}).filter((file) => file.date < today);
       const names = past.map((file) => file.name);
@@ -151,27 +138,20 @@ export class FileStore implements Store {
       if (this.durable) await this.fs.syncDir(this.dir);
     }
     this.restrict(this.journalDir);
-    const opts = {
-      fs: this.fs,
-      dir: this.dir,
-      journalDir: this.journalDir,
-      durable: this.durable,
-      clock: this.clock,
-    };
-    this.journal.start(await replayJournal(opts));
-    this.unwritable = null;
+    const { fs, dir, journalDir, durable, clock } = this;
+    this.journal.start(await replayJournal({ fs, dir, journalDir, durable, clock }));
+    this.state.unwritable = null;
   }
 
   /** While the directory stays unwritable, each upload is refused with 503 between attempts. */
   private async retryOpen(): Promise<void> {
     // Never throws: the writer loop would reject with the batch unsettled (requests left hanging).
-    if (!this.unwritable || this.clock().getTime() - this.lastOpenAttempt < REOPEN_MS) return;
-    this.lastOpenAttempt = this.clock().getTime();
+    if (!this.state.retryDue()) return;
     try {
       await this.openForWriting();
       storeLog.info(`${this.dir} is writable again`);
     } catch (error) {
-      this.unwritable = unavailable(error);
+      this.state.markUnwritable(error);
     }
   }
 
@@ -184,17 +164,9 @@ export class FileStore implements Store {
     }
   }
 
-  private failClosed(error: unknown): void {
-    this.failed = new StoreUnavailableError(
-      `an fsync failed (${errorMessage(error)}); the store refuses writes until the server restarts and recovers`,
-      errorCode(error),
-    );
-    storeLog.error(this.failed.message);
-  }
-
   append(report: PreparedReport, sourceIp: string): Promise<Stored> {
     if (this.closed) return Promise.reject(new StoreUnavailableError("the server is shutting down"));
-    if (this.failed) return Promise.reject(this.failed);
+    if (this.state.failed) return Promise.reject(this.state.failed);
     return this.writer.append(report, sourceIp);
   }
 
@@ -220,7 +192,7 @@ export class FileStore implements Store {
   }
 
   async health(): Promise<StoreHealth> {
-    const problem = this.failed ?? this.unwritable ?? this.lastWriteError ?? this.probe();
+    const problem = this.state.problem(() => this.probe());
     return {
       writable: !problem,
       files: this.catalog.size,
@@ -249,7 +221,7 @@ export class FileStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.settle();
-    if (!this.failed && !this.unwritable && this.journal.ready) {
+    if (!this.state.refusal() && this.journal.ready) {
       try {
         // Everything is in the day files and synced: the last segment is empty of news.
         await this.journal.finish();
