@@ -103,10 +103,6 @@ export class FaultyFs implements StoreFs {
     this.syncFaultFor(fd);
     return this.inner.sync(fd);
   }
-  syncNow(fd: number): void {
-    this.syncFaultFor(fd);
-    if (this.inner.syncNow) this.inner.syncNow(fd);
-  }
   private syncFaultFor(fd: number): void {
     this.counts.syncs++;
     const path = this.paths.get(fd) ?? "";

@@ -13,11 +13,6 @@ export interface StoreFs {
   truncate(fd: number, length: number): void;
   /** Flushes the file's data (and its size) to stable storage. */
   sync(fd: number): Promise<void>;
-  /**
-   * The same, blocking: the journal's one fsync per batch. An async fsync costs the writer a full turn of
-   * the event loop, in which Bun first runs every request that is ready: under read load, seconds.
-   */
-  syncNow?(fd: number): void;
   /** Makes new names and removals in `dir` durable; a no-op where directories cannot be synced. */
   syncDir(dir: string): Promise<void>;
   close(fd: number): void;
@@ -51,7 +46,6 @@ export const nodeStoreFs: StoreFs = {
   truncate: (fd, length) => fs.ftruncateSync(fd, length),
   sync: (fd) =>
     new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
-  syncNow: (fd) => fs.fdatasyncSync(fd),
   async syncDir(dir) {
     // Windows cannot open a directory for fsync; NTFS journals its metadata itself.
     if (process.platform === "win32") return;

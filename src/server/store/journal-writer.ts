@@ -75,17 +75,9 @@ export class JournalWriter {
     this.created = true;
   }
 
-  /**
-   * The batch's one fdatasync (per segment it wrote), blocking where the file system can: it is the one
-   * step every upload waits for, and an async one waits behind every ready request (see fs.ts). Throws if
-   * it failed: nothing may be acknowledged.
-   */
+  /** The batch's one fdatasync (per segment it wrote). Throws if it failed: nothing may be acknowledged. */
   async syncBatch(): Promise<void> {
-    const { fs } = this.o;
-    for (const segment of this.batchSegments) {
-      if (fs.syncNow) fs.syncNow(segment.fd);
-      else await fs.sync(segment.fd);
-    }
+    for (const segment of this.batchSegments) await this.o.fs.sync(segment.fd);
   }
 
   /**
