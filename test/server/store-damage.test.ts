@@ -242,6 +242,7 @@ describe("bounded memory (item 10)", () => {
       ).map((r) => r.report_id);
     expect(await pick({ limit: 1 })).toEqual(all.slice(-1));
     expect(await pick({ limit: 3 })).toEqual(all.slice(-3));
+    expect(await pick({ limit: 999 })).toEqual(all);
     expect(await pick({ from: "2026-11-23T10:02:00.000Z", to: "2026-11-23T10:02:04.000Z" })).toEqual(
       all.slice(120, 125),
     );
