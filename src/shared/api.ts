@@ -41,7 +41,13 @@ export const HealthAnswerSchema = v.object({
   status: v.picklist(["ok", "degraded"]),
   version: v.string(),
   uptime_s: v.number(),
-  store: v.object({ writable: v.boolean(), files: v.number(), problem: v.optional(v.string()) }),
+  store: v.object({
+    writable: v.boolean(),
+    files: v.number(),
+    /** Lines set aside as damaged since start (kept in `*.damaged-<time>` files beside the day files). */
+    damaged_lines: v.number(),
+    problem: v.optional(v.string()),
+  }),
   logs: v.optional(LogHealthSchema),
 });
 

@@ -91,6 +91,22 @@ describe("disk full (ENOSPC from a byte budget under the store)", () => {
   });
 });
 
+describe("/health after a write the disk refused", () => {
+  test("writable false with the reason while uploads get 503 disk full, true again after a write succeeds", async () => {
+    const { fs, upload, health } = await setup();
+    expect((await upload()).status).toBe(201);
+    fs.freeBytes = 100;
+    expect503(await upload());
+    const h = await health();
+    expect(h.status).toBe("degraded");
+    expect(h.store.writable).toBe(false);
+    expect(h.store.problem).toContain("disk is full");
+    fs.freeBytes = null;
+    expect((await upload()).status).toBe(201);
+    expect((await health()).store.writable).toBe(true);
+  });
+});
+
 describe("a data directory that cannot be written", () => {
   test("at start: 503 on upload, /health says writable false, and it recovers once writable", async () => {
     const first = await setup();
@@ -100,7 +116,9 @@ describe("a data directory that cannot be written", () => {
 
     const fs = new FaultyFs();
     fs.unwritable = "EACCES";
-    const store = await openFileStore({ dir: first.dir, fs, clock: () => NOW });
+    // The store retries opening at most once a second by its own clock, which the test moves on.
+    let now = NOW.getTime();
+    const store = await openFileStore({ dir: first.dir, fs, clock: () => new Date(now) });
     stores.push(store);
     const app = createApp({ store, version: "test", rateLimit: 0 });
     const post = () =>
@@ -119,7 +137,7 @@ describe("a data directory that cannot be written", () => {
     expect(health.store.problem).toContain("not writable");
     // Right after start (the store retries opening at most once a second) and after that.
     for (const wait of [0, 0, 1100]) {
-      await Bun.sleep(wait);
+      now += wait;
       const res = await post();
       expect(res.status).toBe(503);
       expect((await jsonOf(res)).error.code).toBe("store_unavailable");
@@ -128,7 +146,7 @@ describe("a data directory that cannot be written", () => {
     const query = await app.request("/query?ip=192.0.2.10", {}, { ip: "127.0.0.1" });
     expect(query.status).toBe(200);
     fs.unwritable = null;
-    await Bun.sleep(1100);
+    now += 1100;
     expect((await post()).status).toBe(201);
     expect((await jsonOf(await app.request("/health", {}, { ip: "127.0.0.1" }))).store.writable).toBe(true);
     expect(checkDir(first.dir).broken).toEqual([]);

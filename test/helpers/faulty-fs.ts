@@ -100,6 +100,10 @@ export class FaultyFs implements StoreFs {
     this.inner.truncate(fd, length);
   }
   async sync(fd: number): Promise<void> {
+    this.syncFaultFor(fd);
+    return this.inner.sync(fd);
+  }
+  private syncFaultFor(fd: number): void {
     this.counts.syncs++;
     const path = this.paths.get(fd) ?? "";
     const fault = this.syncFault;
@@ -108,7 +112,6 @@ export class FaultyFs implements StoreFs {
       this.counts.injected++;
       throw fsError(fault.code, "fdatasync", path);
     }
-    return this.inner.sync(fd);
   }
   syncDir(dir: string): Promise<void> {
     return this.inner.syncDir(dir);

@@ -103,7 +103,7 @@ describe("FileStore", () => {
     expect(files).toEqual([
       expect.objectContaining({ name: stored.file, ip: "2001:db8::5", date: "2026-11-23", reports: 1 }),
     ]);
-    expect(s.newestDate("2001:db8::5")).toBe("2026-11-23");
+    expect(await s.newestDate("2001:db8::5")).toBe("2026-11-23");
   });
 
   test("many concurrent appends to one file all land, in one valid array", async () => {
@@ -133,7 +133,7 @@ describe("FileStore", () => {
     await first.close();
     writeFileSync(join(dir, "10.0.0.1_2026-11-20.json"), "[\n]\n");
     const second = await store(dir);
-    const hosts = second.hosts();
+    const hosts = await second.hosts();
     expect(hosts.map((h) => h.ip)).toEqual(["10.0.0.1", "10.0.0.2"]);
     expect(hosts[0]).toMatchObject({
       hostname: "web-2",
@@ -152,7 +152,7 @@ describe("FileStore", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "relevo.lock"), JSON.stringify({ pid: 2 ** 22 + 12345 }));
     const s = await store(dir);
-    expect(s.health().writable).toBe(true);
+    expect((await s.health()).writable).toBe(true);
   });
 
   test("counts reports and bytes of each file", async () => {
@@ -197,7 +197,7 @@ describe("FileStore", () => {
     expect(new Set(readDay(image, "10.0.0.9_2026-11-23.json").map((r) => r.report_id))).toEqual(
       new Set(reports.map((r) => r.report_id)),
     );
-    expect(reopened.hosts()).toHaveLength(1);
+    expect(await reopened.hosts()).toHaveLength(1);
   });
 });
 
@@ -214,7 +214,7 @@ describe("crash recovery", () => {
     expect(readDay(image, "10.0.0.7_2026-11-23.json").map((r) => r.report_id)).toEqual(
       reports.map((r) => r.report_id),
     );
-    expect(recovered.hosts()[0]?.last_report_id).toBe(reports[4]?.report_id);
+    expect((await recovered.hosts())[0]?.last_report_id).toBe(reports[4]?.report_id);
   });
 
   test("replay never duplicates what the day file already has", async () => {
@@ -251,14 +251,14 @@ describe("crash recovery", () => {
     const s = await store(dir, { checkpointBytes: 1 });
     const first = Array.from({ length: 3 }, () => sampleReport());
     await Promise.all(first.map((r) => s.append(prepareReport(r), "10.0.0.4")));
-    await Bun.sleep(20);
+    await s.settle();
     // The records of that first batch, with the offsets they had in 10.0.0.4's file then.
     const stale = readFileSync(join(journalDir, "recycle.wal"));
     expect(stale.includes(Buffer.from(first[0]?.report_id as string))).toBe(true);
     const later = Array.from({ length: 6 }, () => sampleReport());
     for (const [i, r] of later.entries()) {
       await s.append(prepareReport(r), i % 2 ? "10.0.0.4" : "10.0.0.5");
-      await Bun.sleep(5);
+      await s.settle();
     }
     const image = crashImage(dir);
     const before = readFileSync(join(image, "10.0.0.4_2026-11-23.json"));
@@ -273,6 +273,25 @@ describe("crash recovery", () => {
       ...first.map((r) => r.report_id),
       ...later.filter((_, i) => i % 2).map((r) => r.report_id),
     ]);
+  });
+
+  test("a checkpoint comes when the store's clock says checkpointMs has passed, not the wall clock", async () => {
+    const dir = tempDir();
+    let now = NOW.getTime();
+    const s = await store(dir, { clock: () => new Date(now), checkpointMs: 60_000 });
+    const wal = () => readdirSync(join(dir, ".journal")).sort();
+    await s.append(prepareReport(sampleReport()), "10.0.0.4");
+    await s.settle();
+    expect(wal()).toEqual(["00000001.wal"]);
+    now += 59_000;
+    await s.append(prepareReport(sampleReport()), "10.0.0.4");
+    await s.settle();
+    expect(wal()).toEqual(["00000001.wal"]);
+    now += 1_000;
+    await s.append(prepareReport(sampleReport()), "10.0.0.4");
+    await s.settle();
+    // Segment 1 retired (kept for reuse), segment 2 current.
+    expect(wal()).toEqual(["00000002.wal", "recycle.wal"]);
   });
 
   // Every cut point of the last element, on a file the journal does not cover (fsync never + crash).
@@ -303,7 +322,7 @@ describe("crash recovery", () => {
       const ids = readDay(image, name).map((r) => r.report_id);
       // Once b's closing brace is on disk, b is complete and kept; before that only a survives.
       expect(ids).toEqual(cut >= two.length - 3 ? [a.report_id, b.report_id] : [a.report_id]);
-      expect(repaired.hosts()[0]?.ip).toBe("10.0.0.2");
+      expect((await repaired.hosts())[0]?.ip).toBe("10.0.0.2");
       await repaired.close();
       open.splice(0);
     }
@@ -359,4 +378,50 @@ describe("crash recovery", () => {
     await again.append(prepareReport(sampleReport()), "10.0.0.1");
     expect(readDay(dir, name)).toHaveLength(1);
   });
+});
+
+describe("duplicates (issue 9 item 6)", () => {
+  test("an upper-case and a lower-case copy of one report id are one report", async () => {
+    const dir = tempDir();
+    const s = await store(dir);
+    const report = sampleReport();
+    const upper = { ...report, report_id: report.report_id.toUpperCase() };
+    expect((await s.append(prepareReport(upper), "10.0.0.5")).duplicate).toBe(false);
+    expect((await s.append(prepareReport(report), "10.0.0.5")).duplicate).toBe(true);
+    await s.close();
+    open.splice(0);
+    const again = await store(dir);
+    expect((await again.append(prepareReport(report), "10.0.0.5")).duplicate).toBe(true);
+    expect(readDay(dir, "10.0.0.5_2026-11-23.json")).toHaveLength(1);
+  });
+
+  for (const restart of [false, true]) {
+    test(`a retry just after midnight is a duplicate of the previous day's copy${restart ? ", across a restart" : ""}`, async () => {
+      const dir = tempDir();
+      let now = new Date("2026-11-23T23:59:30Z");
+      const s = await store(dir, { clock: () => now });
+      const report = sampleReport();
+      await s.append(prepareReport(report), "10.0.0.5");
+      await s.append(prepareReport(sampleReport()), "10.0.0.6");
+      now = new Date("2026-11-24T00:00:30Z");
+      let target = s;
+      if (restart) {
+        await s.close();
+        open.splice(0);
+        target = await store(dir, { clock: () => now });
+      }
+      // Another host's upload first, so the day has turned for the store before the retry arrives.
+      await target.append(prepareReport(sampleReport()), "10.0.0.6");
+      expect(await target.append(prepareReport(report), "10.0.0.5")).toEqual({
+        ip: "10.0.0.5",
+        date: "2026-11-23",
+        file: "10.0.0.5_2026-11-23.json",
+        duplicate: true,
+      });
+      expect(readdirSync(dir)).not.toContain("10.0.0.5_2026-11-24.json");
+      // Past the window, a late retry is stored again: at least once.
+      now = new Date("2026-11-24T07:00:00Z");
+      expect((await target.append(prepareReport(report), "10.0.0.5")).duplicate).toBe(false);
+    });
+  }
 });

@@ -21,7 +21,10 @@ export interface StoreFs {
   unlink(path: string): Promise<void>;
   rename(from: string, to: string): void;
   exists(path: string): boolean;
+  /** Creates `dir` (and missing parents) readable by the owner only. */
   mkdir(dir: string): void;
+  /** Takes group and other access away from an existing directory (reports name hosts and users). */
+  restrict?(dir: string): void;
   /** Throws unless a file can be created in `dir` now (EACCES, EROFS, ENOSPC...). */
   probeWritable(dir: string): void;
 }
@@ -60,7 +63,10 @@ export const nodeStoreFs: StoreFs = {
   unlink: (path) => fs.promises.unlink(path),
   rename: (from, to) => fs.renameSync(from, to),
   exists: (path) => fs.existsSync(path),
-  mkdir: (dir) => fs.mkdirSync(dir, { recursive: true }),
+  mkdir: (dir) => fs.mkdirSync(dir, { recursive: true, mode: 0o700 }),
+  restrict(dir) {
+    if (process.platform !== "win32" && (fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  },
   probeWritable(dir) {
     fs.accessSync(dir, fs.constants.W_OK);
   },

@@ -6,8 +6,9 @@
 // every upload's fsync with it), and overwriting allocated blocks spares each fdatasync a size update.
 //
 // Record: u32 payload length, u32 CRC-32 of seq + payload, u32 segment seq, payload = meta JSON + "\n" +
-// element. A torn or corrupt record, or one of another seq (what a recycled file held before), ends its
-// segment: nothing in it or after it was acknowledged.
+// element. A torn record, or one of another seq (what a recycled file held before), ends its segment:
+// nothing in it or after it was acknowledged. A corrupt record with good ones of its seq after it is
+// damage: it is skipped, reported, and the segment kept for inspection.
 // A cancel record (no element) takes back the latest earlier record of its file and id: that report's
 // day-file append failed after its record was synced, and the client was told so (503).
 import { join } from "node:path";
@@ -116,32 +117,71 @@ export function appendRecord(fs: StoreFs, segment: Segment, record: Uint8Array):
 
 /** The complete records of segment `seq`, in order, up to the first torn, corrupt or stale one. */
 export function readSegment(bytes: Uint8Array, seq: number): JournalRecord[] {
+  return scanSegment(bytes, seq).records;
+}
+
+/**
+ * The records of segment `seq`. A bad record followed by good ones of the same seq is damage in the middle
+ * (a flipped bit, a wrong length), not the torn end of a crash: reading goes on at the next good record,
+ * and the offsets where damage was skipped are returned.
+ */
+export function scanSegment(
+  bytes: Uint8Array,
+  seq: number,
+): { records: JournalRecord[]; damagedAt: number[] } {
   const records: JournalRecord[] = [];
+  const damagedAt: number[] = [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   while (pos + HEADER <= bytes.length) {
-    const length = view.getUint32(pos, true);
-    const crc = view.getUint32(pos + 4, true);
-    if (length === 0 || pos + HEADER + length > bytes.length) break;
-    if (view.getUint32(pos + 8, true) !== seq) break;
-    if (Bun.hash.crc32(bytes.subarray(pos + 8, pos + HEADER + length)) !== crc) break;
-    const payload = bytes.subarray(pos + HEADER, pos + HEADER + length);
-    const text = decoder.decode(payload);
-    const split = text.indexOf("\n");
-    try {
-      const meta = JSON.parse(text.slice(0, split)) as { f: string; o: number; i: string; c?: number };
-      const record: JournalRecord = {
-        file: meta.f,
-        offset: meta.o,
-        id: meta.i,
-        element: text.slice(split + 1),
-      };
-      if (meta.c === 1) record.cancel = true;
-      records.push(record);
-    } catch {
-      break;
+    const record = recordAt(bytes, view, pos, seq);
+    if (record) {
+      records.push(record.record);
+      pos += record.length;
+      continue;
     }
-    pos += HEADER + length;
+    // Damage comes after good records; at the start, the file may be a recycled one of another seq.
+    const next = records.length ? nextRecord(bytes, view, pos + 1, seq) : -1;
+    if (next === -1) break;
+    damagedAt.push(pos);
+    pos = next;
   }
-  return records;
+  return { records, damagedAt };
+}
+
+function recordAt(
+  bytes: Uint8Array,
+  view: DataView,
+  pos: number,
+  seq: number,
+): { record: JournalRecord; length: number } | null {
+  const length = view.getUint32(pos, true);
+  const crc = view.getUint32(pos + 4, true);
+  if (length === 0 || pos + HEADER + length > bytes.length) return null;
+  if (view.getUint32(pos + 8, true) !== seq) return null;
+  if (Bun.hash.crc32(bytes.subarray(pos + 8, pos + HEADER + length)) !== crc) return null;
+  const text = decoder.decode(bytes.subarray(pos + HEADER, pos + HEADER + length));
+  const split = text.indexOf("\n");
+  try {
+    const meta = JSON.parse(text.slice(0, split)) as { f: string; o: number; i: string; c?: number };
+    const record: JournalRecord = {
+      file: meta.f,
+      offset: meta.o,
+      id: meta.i,
+      element: text.slice(split + 1),
+    };
+    if (meta.c === 1) record.cancel = true;
+    return { record, length: HEADER + length };
+  } catch {
+    return null;
+  }
+}
+
+/** The offset of the next valid record of `seq` at or after `from`, or -1. */
+function nextRecord(bytes: Uint8Array, view: DataView, from: number, seq: number): number {
+  for (let pos = from; pos + HEADER <= bytes.length; pos++) {
+    if (view.getUint32(pos + 8, true) !== seq) continue;
+    if (recordAt(bytes, view, pos, seq)) return pos;
+  }
+  return -1;
 }

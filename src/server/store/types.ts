@@ -1,5 +1,7 @@
 // The storage interface the HTTP layer talks to. The day-file layout is the export format whatever the
 // backend; the embedded file store is the default, PostgreSQL or S3 can come behind the same calls.
+import { errorCode, errorMessage } from "../../shared/errors.ts";
+
 export interface Stored {
   ip: string;
   date: string;
@@ -41,6 +43,8 @@ export interface DayFilter {
 export interface StoreHealth {
   writable: boolean;
   files: number;
+  /** Damaged lines set aside (kept in *.damaged-<time> files) since start. */
+  damaged_lines: number;
   /** Why the store refuses writes, when it does. */
   problem?: string;
 }
@@ -54,15 +58,16 @@ export interface PreparedReport {
   summary: HostSummary;
 }
 
+/** Every call is async, so a database can sit behind the same interface. */
 export interface Store {
   append(report: PreparedReport, sourceIp: string): Promise<Stored>;
   /** The day's reports as a JSON array body, or null when nothing is stored for that ip and date. */
   readDay(ip: string, date: string, filter?: DayFilter): Promise<ReadableStream<Uint8Array> | string | null>;
   /** The newest date that has a file for this ip. */
-  newestDate(ip: string): string | null;
+  newestDate(ip: string): Promise<string | null>;
   listFiles(filter?: { ip?: string; date?: string }): Promise<FileInfo[]>;
-  hosts(): HostSummary[];
-  health(): StoreHealth;
+  hosts(): Promise<HostSummary[]>;
+  health(): Promise<StoreHealth>;
   /** Finishes in-flight writes, checkpoints, releases the directory lock. */
   close(): Promise<void>;
 }
@@ -76,6 +81,19 @@ export class StoreUnavailableError extends Error {
     super(message);
     this.name = "StoreUnavailableError";
   }
+}
+
+/** The unavailable-store error for a file-system error: the codes that mean "the disk, not the client". */
+export function unavailable(error: unknown): StoreUnavailableError {
+  if (error instanceof StoreUnavailableError) return error;
+  const code = errorCode(error);
+  const why =
+    code === "ENOSPC" || code === "EDQUOT"
+      ? "the disk is full"
+      : code === "EACCES" || code === "EPERM" || code === "EROFS"
+        ? "the data directory is not writable"
+        : `the store could not write (${errorMessage(error)})`;
+  return new StoreUnavailableError(why, code);
 }
 
 /** Another server holds the data directory. */
