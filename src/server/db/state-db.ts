@@ -96,8 +96,12 @@ export function openStateDb(dataDir: string, options: OpenStateDbOptions): State
     db.run(`PRAGMA cache_size = -${Math.trunc(options.cacheKib ?? 32 * 1024)}`);
     db.run("PRAGMA temp_store = MEMORY");
     const migrated = migrate(db, options.migrations ?? MIGRATIONS, options.now);
-    // Log messages name hosts and users: the server's alone, whatever mode a restored copy came with.
-    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+    // Log messages name hosts and users: the server's alone, whatever mode a restored copy came with. On
+    // Windows the data directory's ACL does that (install), and chmod of a file another handle still holds
+    // (a killed server's, until its handles close) fails with EBUSY: no reason to refuse the database.
+    if (process.platform !== "win32") {
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+    }
     return { db, path, migrated, close: () => db.close() };
   } catch (error) {
     db.close();
