@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 /** MADV_DONTNEED, the same number on every Linux architecture Bun runs on. */
 const MADV_DONTNEED = 4;
 
-export interface Mapping {
+interface Mapping {
   start: number;
   end: number;
 }

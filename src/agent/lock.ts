@@ -120,7 +120,7 @@ function selfIdentity(now: () => number): LockOwner {
 }
 
 /** Whether the lock's owner still runs: its pid exists and, where we can tell, is the same process. */
-export function isAlive(owner: LockOwner): boolean {
+function isAlive(owner: LockOwner): boolean {
   try {
     process.kill(owner.pid, 0);
   } catch (error) {

@@ -46,7 +46,7 @@ const CODES: Record<number, string> = {
   505: "http_version_not_supported",
 };
 
-export function codeFor(status: number): string {
+function codeFor(status: number): string {
   return CODES[status] ?? (status >= 500 ? "internal" : "bad_request");
 }
 

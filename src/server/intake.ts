@@ -8,7 +8,7 @@ import { ApiError } from "./http-error.ts";
 import { summarize } from "./store/summary.ts";
 import type { PreparedReport } from "./store/types.ts";
 
-export interface IntakeRequest {
+interface IntakeRequest {
   body: Uint8Array;
   gzip: boolean;
   maxBody: number;

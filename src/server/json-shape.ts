@@ -16,7 +16,7 @@ export const SHAPE_LIMITS = {
 /** What the top level must be: an object (a report), or also a list of objects (a batch of log entries). */
 export type TopLevel = "object" | "object-or-list";
 
-export interface Shape {
+interface Shape {
   /** Some string holds a \uD800-\uDFFF escape that is not half of a pair. */
   loneSurrogates: boolean;
 }

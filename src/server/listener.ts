@@ -5,7 +5,7 @@ import type { Hono } from "hono";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./http-error.ts";
 
-export interface ListenerOptions {
+interface ListenerOptions {
   /** Seconds a connection may stay idle (Bun's default of 10 s is too short for a slow agent). */
   idleTimeout?: number;
 }

@@ -16,7 +16,7 @@ import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
 
-export interface ServeSettings {
+interface ServeSettings {
   host: string;
   port: number;
   dataDir: string;
@@ -36,7 +36,7 @@ export interface ServeSettings {
   logsMaxBytes: number;
 }
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   if (host === "localhost") return true;
   const ip = canonicalIp(host);
   return ip !== null && (ip === "::1" || ip.startsWith("127."));

@@ -5,7 +5,7 @@ import type { ArgDef, ArgsDef, CommandDef } from "citty";
 import { UsageError } from "./errors.ts";
 
 /** Exit status of a command line that names an unknown flag, command or argument. */
-export const BAD_USAGE = 2;
+const BAD_USAGE = 2;
 
 type AnyCommand = CommandDef<ArgsDef>;
 type Resolvable<T> = T | (() => T | Promise<T>) | Promise<T>;
@@ -38,7 +38,7 @@ function flagName(token: string): string {
   return token.replace(/^--?/, "").split("=")[0] ?? "";
 }
 
-export interface Resolved {
+interface Resolved {
   /** The command line in citty's order: command names first, then everything else as given. */
   argv: string[];
   /** The command that will run, and how to name it in messages (`relevo-server token create`). */
@@ -154,7 +154,7 @@ function hint(word: string, known: string[], prefix: string): string {
 }
 
 /** The known word nearest to a typo, if it is near enough to be what was meant. */
-export function closest(word: string, known: string[]): string | undefined {
+function closest(word: string, known: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of known) {

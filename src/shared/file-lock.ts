@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import { errorCode } from "./errors.ts";
 
-export interface HeldLock {
+interface HeldLock {
   readonly path: string;
   /** Replaces the file's contents (who holds it, for people and error messages; never trusted). */
   describe(text: string): void;

@@ -29,7 +29,7 @@ const stderrReporter: ConsolaReporter = {
   },
 };
 
-export const log = createConsola({ reporters: [stderrReporter], level: 3 });
+const log = createConsola({ reporters: [stderrReporter], level: 3 });
 const children: ConsolaInstance[] = [];
 
 export function logger(tag: string): ConsolaInstance {

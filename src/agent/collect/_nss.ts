@@ -38,14 +38,14 @@ export function parsePasswd(text: string, into = new Map<number, string>()): Map
   return into;
 }
 
-export interface UserNames {
+interface UserNames {
   /** The name of each uid found in the file sources. */
   files: Map<number, string>;
   /** Names for uids the files did not have, from the C library; undefined where no other source is listed. */
   library: ((uids: number[]) => Map<number, string>) | undefined;
 }
 
-export const LIBRARY_LOOKUPS = 256;
+const LIBRARY_LOOKUPS = 256;
 
 /** Reads the file sources under ctx.root; the C library is asked only on the real system (root "/"). */
 export function userNames(ctx: Pick<Context, "root" | "partial">): UserNames {
@@ -88,10 +88,7 @@ function openLibrary(): GetPwUid | null {
 }
 
 /** getpwuid_r for each uid: struct passwd's first field is pw_name (64-bit Linux). */
-export function libraryNames(
-  uids: readonly number[],
-  partial: (message: string) => void,
-): Map<number, string> {
+export function libraryNames(uids: readonly number[], partial: (message: string) => void): Map<number, string> {
   const names = new Map<number, string>();
   if (uids.length === 0) return names;
   getpwuid ??= openLibrary();

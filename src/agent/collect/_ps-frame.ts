@@ -22,7 +22,7 @@ export function frameCommand(script: string, marker: string): string {
   ].join("; ");
 }
 
-export interface FramedReply {
+interface FramedReply {
   ok: boolean;
   out: string;
   err: string;

@@ -5,7 +5,7 @@
 import { frameCommand, parseReplyLine } from "./_ps-frame.ts";
 import { TimeoutError } from "./_timeout.ts";
 
-export interface PowerShellSessionOptions {
+interface PowerShellSessionOptions {
   /** The PowerShell to start, with its flags, ending in `-Command -`. */
   argv: string[];
   env?: Record<string, string | undefined>;

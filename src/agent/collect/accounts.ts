@@ -72,7 +72,7 @@ export function parseGroup(text: string): Group[] {
 export const LASTLOG_RECORD = 292;
 
 /** The last login time of each uid from a lastlog file, or null (never, or no record). */
-export function readLastlog(path: string, uids: number[]): Map<number, string | null> | undefined {
+function readLastlog(path: string, uids: number[]): Map<number, string | null> | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");

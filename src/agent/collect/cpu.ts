@@ -28,7 +28,7 @@ const ARM_IMPLEMENTERS: Record<string, string> = {
   "0xc0": "Ampere",
 };
 
-export interface CpuModel {
+interface CpuModel {
   manufacturer: string;
   model: string;
   speed_ghz: number;

@@ -29,7 +29,7 @@ const DATA_WITHOUT_DEVICE = new Set([
 ]);
 const REMOTE = new Set(["nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.sshfs"]);
 
-export interface Mount {
+interface Mount {
   device: string;
   mount: string;
   fs: string;
@@ -41,7 +41,7 @@ export interface Mount {
  * /sys/firmware, systemd's credential mounts: nothing can fill them), one at or under /proc or /sys, and
  * /dev itself (device nodes).
  */
-export function isDataTmpfs(mount: string, options: string): boolean {
+function isDataTmpfs(mount: string, options: string): boolean {
   if (options.split(",").includes("ro")) return false;
   if (mount === "/dev" || mount === "/proc" || mount === "/sys") return false;
   return !mount.startsWith("/proc/") && !mount.startsWith("/sys/");
@@ -92,7 +92,7 @@ export function dedupeByDevice<T extends Mount & { dev: number }>(mounts: readon
 }
 
 /** df's numbers: Size = blocks, Used = blocks - free, Avail = what a non-root user can still write. */
-export function diskFromStatfs(
+function diskFromStatfs(
   mount: Mount,
   stats: { blocks: number; bfree: number; bavail: number; bsize: number },
 ): DiskInfo {
@@ -138,7 +138,7 @@ export async function disksLinux(ctx: Context): Promise<DiskInfo[]> {
 export const WINDOWS_DISKS_COMMAND =
   "ConvertTo-Json -Compress -InputObject @(Get-CimInstance Win32_Volume -Filter 'DriveType=3' | Where-Object { $_.Name -and $_.Name -notlike '\\\\?\\*' } | Select-Object Name,Label,FileSystem,Capacity,FreeSpace)";
 
-export type WindowsDisk = DiskInfo & { available_bytes: number; label: string };
+type WindowsDisk = DiskInfo & { available_bytes: number; label: string };
 
 export function parseWindowsDisks(text: string): WindowsDisk[] {
   return asList(parsePowerShellJson(text))

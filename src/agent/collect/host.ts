@@ -50,7 +50,7 @@ export function hostsSources(nsswitch: string | undefined): string[] {
     .filter(Boolean);
 }
 
-export interface ResolvConf {
+interface ResolvConf {
   servers: string[];
   search: string[];
   ndots: number;
@@ -121,7 +121,7 @@ async function fqdnFromDns(ctx: Context, name: string): Promise<string | undefin
  * and "resolve" ask the name servers with resolv.conf's search domains. Sources that cannot name this host
  * (mdns) are passed over; a CNAME is not followed. Nothing found: the hostname.
  */
-export async function resolveFqdn(ctx: Context, hostname: string): Promise<string> {
+async function resolveFqdn(ctx: Context, hostname: string): Promise<string> {
   for (const source of hostsSources(readText(ctx.root, "etc", "nsswitch.conf"))) {
     if (source === "files") {
       const canonical = canonicalFromHosts(hostname, readText(ctx.root, "etc", "hosts"));

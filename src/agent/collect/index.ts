@@ -50,7 +50,7 @@ export interface CollectOptions {
   onPowerShellRestart?: (reason: string) => void;
 }
 
-export interface Collector {
+interface Collector {
   collect(): Promise<Report>;
   /** Ends the PowerShell session (Windows) and waits for it to exit; the Collector can still collect afterwards. */
   close(): Promise<void>;
@@ -81,7 +81,7 @@ const EMPTY: Sections = {
   accounts: { users: [], groups: [] },
 };
 
-export const DEFAULTS = { timeoutMs: 10_000, sampleMs: 300 } as const;
+const DEFAULTS = { timeoutMs: 10_000, sampleMs: 300 } as const;
 
 export function createCollector(options: CollectOptions = {}): Collector {
   const platform = options.platform ?? process.platform;

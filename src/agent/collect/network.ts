@@ -52,7 +52,7 @@ export function prefixOfMask(netmask: string): number {
   return bits;
 }
 
-export interface Inet6Address {
+interface Inet6Address {
   address: string;
   prefix: number;
   /** The kernel's scope: 0 global, 0x20 link, 0x10 host (loopback), 0x40 site. */

@@ -7,7 +7,7 @@ import { orPartial } from "./_partial.ts";
 import { asRecord, parsePowerShellJson, powerShellDate, str } from "./_powershell.ts";
 
 /** OsInfo plus `pretty_name`, an extra field the loose schema keeps ("Debian GNU/Linux 12 (bookworm)"). */
-export type OsSection = OsInfo & { pretty_name: string; edition?: string; installation_type?: string };
+type OsSection = OsInfo & { pretty_name: string; edition?: string; installation_type?: string };
 
 export function parseOsRelease(text: string): {
   name: string;
@@ -65,7 +65,7 @@ export const WINDOWS_OS_COMMAND = [
     " LastBootUpTime = $o.LastBootUpTime.ToUniversalTime().ToString('o') } | ConvertTo-Json -Compress",
 ].join("; ");
 
-export interface WindowsOs {
+interface WindowsOs {
   name: string;
   version: string;
   build: string;
@@ -78,7 +78,7 @@ export interface WindowsOs {
 }
 
 /** "Windows 10 Pro" on build 22631 of a client is Windows 11 Pro; servers and older builds keep their name. */
-export function windowsProductName(product: string, build: number, installationType: string): string {
+function windowsProductName(product: string, build: number, installationType: string): string {
   const named =
     build >= 22000 && installationType === "Client"
       ? product.replace(/^Windows 10\b/, "Windows 11")

@@ -37,7 +37,7 @@ export const AREAS = [
 ] as const;
 export type Area = (typeof AREAS)[number];
 export type Sections = { [A in Area]: Report[A] };
-export type Collectors = { [A in Area]: (ctx: Context) => Promise<Sections[A]> };
+type Collectors = { [A in Area]: (ctx: Context) => Promise<Sections[A]> };
 
 const LINUX: Collectors = {
   host: hostLinux,

@@ -63,7 +63,7 @@ export function cpuPercents(
   });
 }
 
-export function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: number): Processes {
+function finishProcesses(ctx: Context, raw: RawProcess[], sampledAt: number): Processes {
   const previous = ctx.previous;
   const elapsed = previous ? sampledAt - previous.at : 0;
   const previousWall = ctx.now().getTime() - (ctx.monotonic() - (previous?.at ?? 0));
@@ -122,7 +122,7 @@ const STATES: Record<string, string> = {
   I: "idle",
 };
 
-export interface ProcStat {
+interface ProcStat {
   comm: string;
   /** One letter: R, S, D, Z, T, t, X, I, P. */
   state: string;
@@ -165,7 +165,7 @@ function processName(comm: string, argv0: string | undefined): string {
   return base.startsWith(comm) ? base : comm;
 }
 
-export interface LinuxProcessOptions {
+interface LinuxProcessOptions {
   root: string;
   commandLines: boolean;
   /** uid → name from the file sources; `library` names the rest (NSS modules), once per uid. */
@@ -281,7 +281,7 @@ export function sampleLinuxProcesses(
 }
 
 /** What the edges pass in; a bare call (the benchmark) reads the real clock and drops what it cannot read. */
-export interface LinuxProcessSources {
+interface LinuxProcessSources {
   now?: () => Date;
   partial?: (message: string) => void;
 }
@@ -290,7 +290,7 @@ export interface LinuxProcessSources {
  * Boot time from /proc/uptime (CLOCK_BOOTTIME, the clock starttime counts on, to the hundredth of a
  * second), not /proc/stat's btime, which is cut to whole seconds.
  */
-export function bootTimeMs(uptimeText: string | undefined, now: Date): number {
+function bootTimeMs(uptimeText: string | undefined, now: Date): number {
   const uptime = Number((uptimeText ?? "").split(" ")[0]);
   return uptimeText !== undefined && Number.isFinite(uptime) && uptime > 0
     ? now.getTime() - uptime * 1000
@@ -372,7 +372,7 @@ export const WINDOWS_PROCESS_TIMES_COMMAND = [
   `ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{ e = $null; at = ${PROCESS_AT}; l = @($l) })`,
 ].join("; ");
 
-export interface WindowsProcessSample {
+interface WindowsProcessSample {
   processes: RawProcess[];
   ownerError: string;
   /** Monotonic ms inside PowerShell when Win32_Process was read; undefined from an older recording. */
@@ -413,7 +413,7 @@ export function parseWindowsProcesses(text: string): WindowsProcessSample {
   return { processes, ownerError: str(root.e), at };
 }
 
-export interface WindowsProcessesResult extends Processes {
+interface WindowsProcessesResult extends Processes {
   /** Extra field: why owners are missing (the agent is not elevated), so the admin can act. */
   owner_error?: string;
 }

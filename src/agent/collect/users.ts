@@ -209,7 +209,7 @@ export const WINDOWS_USERS_COMMAND =
 /** The C# source of the WTS type (tests compile it under pwsh). */
 export const WTS_TYPE_SOURCE = WTS_TYPE.trim();
 
-export type WindowsSession = UserSession & { domain: string; state: string };
+type WindowsSession = UserSession & { domain: string; state: string };
 
 function windowsSession(session: Record<string, unknown>): WindowsSession {
   const logon = powerShellDate(session.LogonTime);

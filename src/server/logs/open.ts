@@ -11,7 +11,7 @@ import { openStateDb, type StateDb } from "../db/state-db.ts";
 import { LogStore } from "./log-store.ts";
 import { LogRetention } from "./retention.ts";
 
-export interface OpenLogsOptions {
+interface OpenLogsOptions {
   retentionDays: number;
   maxBytes: number;
   clock: () => Date;

@@ -7,7 +7,7 @@ import type { Cursor } from "./cursor.ts";
 export type SqlValue = string | number;
 
 /** The filters of a query, normalized: what a cursor's digest covers. */
-export interface LogFilters {
+interface LogFilters {
   tsFrom?: number;
   tsTo?: number;
   receivedFrom?: number;
@@ -61,7 +61,7 @@ function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, "\\$&")}%`;
 }
 
-export interface BuiltQuery {
+interface BuiltQuery {
   sql: string;
   params: SqlValue[];
 }
@@ -85,7 +85,7 @@ function where(filters: LogFilters, snapshot: number): { clauses: string[]; para
   return { clauses, params };
 }
 
-export const COLUMNS = "id, ts, received, service, level, message, host, attributes, entry_id";
+const COLUMNS = "id, ts, received, service, level, message, host, attributes, entry_id";
 
 /** One page: `limit + 1` rows so the caller knows whether another page follows. */
 export function pageQuery(

@@ -7,7 +7,7 @@ import type { LogStore } from "./log-store.ts";
 
 const retentionLog = logger("logs");
 
-export interface RetentionOptions {
+interface RetentionOptions {
   clock: () => Date;
   /** Rows per delete (default 500). */
   chunk?: number;

@@ -6,7 +6,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
 import type { ResolvedOptions } from "../options.ts";
 
-export interface Endpoint {
+interface Endpoint {
   method: "GET" | "POST";
   path: string;
   /** The token role needed; null for an endpoint anyone may call (health). */

@@ -9,7 +9,7 @@ export interface Counted {
 }
 
 /** One day file as listed; bytes and reports are filled in once known. */
-export type Entry = Pick<FileInfo, "name" | "ip" | "date"> & Partial<Counted>;
+type Entry = Pick<FileInfo, "name" | "ip" | "date"> & Partial<Counted>;
 
 export class Catalog {
   private readonly names = new Map<string, Entry>();

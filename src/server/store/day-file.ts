@@ -42,7 +42,7 @@ export interface DayFile {
 }
 
 /** Where the element that an append writes at `offset` begins; `offset` undoes it. */
-export interface Appended {
+interface Appended {
   offset: number;
 }
 

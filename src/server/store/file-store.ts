@@ -30,7 +30,7 @@ import { Writer } from "./writer.ts";
 
 export type FsyncMode = "always" | "never";
 
-export interface FileStoreOptions {
+interface FileStoreOptions {
   dir: string;
   fsync?: FsyncMode;
   clock?: () => Date;

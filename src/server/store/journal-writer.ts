@@ -19,7 +19,7 @@ import { StoreUnavailableError } from "./types.ts";
 
 const storeLog = logger("store");
 
-export interface JournalWriterOptions {
+interface JournalWriterOptions {
   fs: StoreFs;
   /** The data directory (day files) and the journal's own. */
   dir: string;

@@ -3,7 +3,7 @@
 // the end is an error, never a shorter file.
 import type { StoreFs } from "./fs.ts";
 
-export interface Line {
+interface Line {
   /** Offset of the line's first byte, and of its end (the newline, or the range's end). */
   start: number;
   end: number;
@@ -28,7 +28,7 @@ const YIELD_BYTES = 8 * 1024 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const lenient = new TextDecoder();
 
-export function shortRead(at: number, end: number): Error {
+function shortRead(at: number, end: number): Error {
   return Object.assign(new Error(`read came back short at byte ${at} of ${end}`), { code: "EIO" });
 }
 

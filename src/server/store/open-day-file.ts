@@ -26,9 +26,9 @@ export function damagedName(path: string, now: Date): string {
 }
 
 /** Files in another layout are re-laid out from one JSON.parse up to this size; bigger ones are refused. */
-export const RELAYOUT_MAX_BYTES = 64 * 1024 * 1024;
+const RELAYOUT_MAX_BYTES = 64 * 1024 * 1024;
 
-export interface OpenOptions {
+interface OpenOptions {
   /** Journal replay: bytes from here on were not synced and are rebuilt (see recovery.ts). */
   cutAt?: number;
   clock?: () => Date;

@@ -31,7 +31,7 @@ import { summarize } from "./summary.ts";
 const storeLog = logger("store");
 const encoder = new TextEncoder();
 
-export interface RecoveryOptions {
+interface RecoveryOptions {
   fs: StoreFs;
   dir: string;
   journalDir: string;

@@ -5,7 +5,7 @@
 import type { StoreFs } from "./fs.ts";
 import { type LineOptions, readLines } from "./lines.ts";
 
-export const ID_PREFIX = '{"report_id":"';
+const ID_PREFIX = '{"report_id":"';
 
 export type LineKind = "open" | "close" | "separator" | "element" | "bad";
 
@@ -20,14 +20,14 @@ export interface ScannedLine {
   terminated: boolean;
 }
 
-export interface FileScan {
+interface FileScan {
   size: number;
   lines: ScannedLine[];
   /** Report ids of the element lines, lower-cased (ids compare case-insensitively). */
   ids: string[];
 }
 
-export interface Classified {
+interface Classified {
   kind: LineKind;
   canonical: boolean;
   comma: boolean;

@@ -19,10 +19,10 @@ const encoder = new TextEncoder();
  * is answered as a duplicate instead of being stored in both days. Later retries are stored again (at
  * least once, never lost).
  */
-export const RETRY_WINDOW_MS = 6 * 60 * 60 * 1000;
+const RETRY_WINDOW_MS = 6 * 60 * 60 * 1000;
 
 /** What the writer asks of the store's state: whether it takes writes, and how to report a failed fsync. */
-export interface WriteGate {
+interface WriteGate {
   /** Why writes are refused now, or null. */
   refusal(): StoreUnavailableError | null;
   /** Called before each batch while the directory is unwritable; never throws. */
@@ -33,7 +33,7 @@ export interface WriteGate {
   wrote(error: StoreUnavailableError | null): void;
 }
 
-export interface WriterOptions {
+interface WriterOptions {
   clock: () => Date;
   dayZone: DayZone;
   files: OpenDayFiles;

@@ -28,7 +28,7 @@ const uninstallArgs = {
   purge: { type: "boolean", description: "Also remove the service's data (server day files, agent spool)" },
 } as const satisfies ArgsDef;
 
-export interface ServiceApp<A extends ArgsDef> {
+interface ServiceApp<A extends ArgsDef> {
   /** relevo-agent or relevo-server. */
   name: string;
   /** Flags `install` takes besides --print: they become the service's command line. */
@@ -40,7 +40,7 @@ export interface ServiceApp<A extends ArgsDef> {
 }
 
 /** The machine as the commands see it: the only place that reads process.* for install. */
-export function currentHost(): Host {
+function currentHost(): Host {
   return {
     platform: process.platform,
     env: process.env,

@@ -3,7 +3,7 @@
 // own. Values are single words (tokens are base64url), so no quoting rules are needed, and anything else is
 // refused when writing.
 
-export const SECRET_MASK = "********";
+const SECRET_MASK = "********";
 
 /** The file's text; throws on a key or value that would not read back the same. */
 export function renderEnvFile(vars: Record<string, string>, header: string): string {

@@ -14,7 +14,7 @@ import { dirname } from "node:path";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Plan, Step } from "./plan.ts";
 
-export interface ExecuteOptions {
+interface ExecuteOptions {
   /** One line per step done. */
   log: (line: string) => void;
 }

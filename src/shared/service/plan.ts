@@ -44,7 +44,7 @@ export interface Plan {
 }
 
 /** POSIX shell quoting for display: `'...'` unless the word is plainly safe. */
-export function shellQuote(word: string): string {
+function shellQuote(word: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
   return `'${word.replaceAll("'", `'"'"'`)}'`;
 }

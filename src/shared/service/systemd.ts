@@ -4,10 +4,10 @@ import { maskEnvFile, renderEnvFile } from "./env-file.ts";
 import type { Plan, Step } from "./plan.ts";
 import type { Arg, Layout, ServiceSpec } from "./spec.ts";
 
-export const LINUX_BIN_DIR = "/usr/local/bin";
-export const LINUX_ETC_DIR = "/etc/relevo";
+const LINUX_BIN_DIR = "/usr/local/bin";
+const LINUX_ETC_DIR = "/etc/relevo";
 
-export function linuxLayout(name: string): Layout {
+function linuxLayout(name: string): Layout {
   return {
     binary: posix.join(LINUX_BIN_DIR, name),
     stateDir: posix.join("/var/lib", name),
@@ -15,8 +15,8 @@ export function linuxLayout(name: string): Layout {
   };
 }
 
-export const unitPath = (name: string) => `/etc/systemd/system/${name}.service`;
-export const sysusersPath = (name: string) => `/etc/sysusers.d/${name}.conf`;
+const unitPath = (name: string) => `/etc/systemd/system/${name}.service`;
+const sysusersPath = (name: string) => `/etc/sysusers.d/${name}.conf`;
 
 /**
  * One ExecStart= word. systemd expands `%` specifiers and `$VAR` in ExecStart, so both are doubled, and a
@@ -122,7 +122,7 @@ export function systemdUnit(spec: ServiceSpec, version: string): string {
 }
 
 /** systemd-sysusers line for a fixed system user whose home is the state directory. */
-export function sysusersConf(spec: ServiceSpec): string {
+function sysusersConf(spec: ServiceSpec): string {
   return `u ${spec.name} - "${spec.description}" ${linuxLayout(spec.name).stateDir} /usr/sbin/nologin\n`;
 }
 

@@ -11,10 +11,10 @@ import { type Plan, type Step, windowsArg } from "./plan.ts";
 import type { Layout, ServiceSpec } from "./spec.ts";
 
 /** Well-known SIDs, so the commands work whatever the system's language. */
-export const SID_SYSTEM = "*S-1-5-18";
-export const SID_ADMINISTRATORS = "*S-1-5-32-544";
+const SID_SYSTEM = "*S-1-5-18";
+const SID_ADMINISTRATORS = "*S-1-5-32-544";
 
-export interface WindowsRoots {
+interface WindowsRoots {
   /** %ProgramFiles%, normally C:\Program Files */
   programFiles: string;
   /** %ProgramData%, normally C:\ProgramData */
@@ -28,8 +28,8 @@ export function windowsRoots(env: Record<string, string | undefined>): WindowsRo
   };
 }
 
-export const programDir = (roots: WindowsRoots) => win32.join(roots.programFiles, "relevo");
-export const dataRoot = (roots: WindowsRoots) => win32.join(roots.programData, "relevo");
+const programDir = (roots: WindowsRoots) => win32.join(roots.programFiles, "relevo");
+const dataRoot = (roots: WindowsRoots) => win32.join(roots.programData, "relevo");
 
 export function windowsLayout(spec: Pick<ServiceSpec, "name" | "short">, roots: WindowsRoots): Layout {
   return {
@@ -39,7 +39,7 @@ export function windowsLayout(spec: Pick<ServiceSpec, "name" | "short">, roots: 
   };
 }
 
-export const taskXmlPath = (spec: Pick<ServiceSpec, "name">, roots: WindowsRoots) =>
+const taskXmlPath = (spec: Pick<ServiceSpec, "name">, roots: WindowsRoots) =>
   win32.join(dataRoot(roots), `${spec.name}.task.xml`);
 
 function xmlEscape(text: string): string {
@@ -132,7 +132,7 @@ export function taskXml(spec: ServiceSpec, roots: WindowsRoots, version: string)
 }
 
 /** icacls arguments: only SYSTEM and Administrators, nothing inherited from ProgramData (where Users may write). */
-export function restrictAcl(path: string, inherit: boolean): string[] {
+function restrictAcl(path: string, inherit: boolean): string[] {
   const grant = inherit ? ":(OI)(CI)F" : ":F";
   return [
     "icacls",
