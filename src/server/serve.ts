@@ -15,6 +15,8 @@ import { type OpenLogs, openLogs } from "./logs/open.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
+/** How long SIGTERM waits for open requests before closing their connections. */
+const DRAIN_MS = 5_000;
 
 interface ServeSettings {
   host: string;
@@ -127,7 +129,13 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
-  await server.stop();
+  // A client trickling a body (or holding a connection open) must not hold the stop past a bound: what has
+  // arrived by then is answered; the rest is cut, and the agents retry it.
+  const drained = server.stop().then(() => false);
+  if (await Promise.race([drained, Bun.sleep(DRAIN_MS).then(() => true)])) {
+    serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
+    await server.stop(true);
+  }
   await logs.close();
   await store.close();
   clearInterval(flush);

@@ -166,6 +166,34 @@ describe("process lifecycle", () => {
     expect(ids.size).toBe(stored.length);
   });
 
+  test("SIGTERM with a body trickling in: the stop is bounded, exit 0, the report before it kept", async () => {
+    const s = await startServer();
+    const first = sampleReport();
+    const stored = await fetch(`${s.url}/upload`, {
+      method: "POST",
+      headers: ct,
+      body: JSON.stringify(first),
+    });
+    expect(stored.status).toBe(201);
+    // An upload that declares 100 KB and sends a few bytes: without a bound the stop would wait for it.
+    const socket = connect(s.port, "127.0.0.1");
+    await new Promise<void>((done) => socket.once("connect", () => done()));
+    socket.write(
+      "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+    );
+    socket.on("error", () => {});
+    await Bun.sleep(200);
+    const started = performance.now();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    const seconds = (performance.now() - started) / 1000;
+    socket.destroy();
+    expect(seconds).toBeLessThan(9);
+    expect(s.stderr()).toContain("closing their connections");
+    expect(readFileSync(join(s.dataDir, (await jsonOf(stored)).stored.file), "utf8")).toContain(
+      first.report_id,
+    );
+  }, 20_000);
+
   test("bad flags exit non-zero with a message", async () => {
     const proc = Bun.spawn(
       [BUN, join(REPO, "src/server/cli.ts"), "serve", "--fsync", "sometimes", "--data", tempDir()],
