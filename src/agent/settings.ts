@@ -208,6 +208,13 @@ export function parseUploadUrl(value: string, where = "--url"): URL {
   return url;
 }
 
+/** POST /logs beside the upload endpoint: `http://host/relevo/upload` → `http://host/relevo/logs`. */
+export function logsUrlOf(uploadUrl: URL): URL {
+  const url = new URL(uploadUrl.href);
+  url.pathname = url.pathname.replace(/\/upload$/, "/logs");
+  return url;
+}
+
 function parseToken(raw: Raw, where: string): string {
   const token = String(raw).trim();
   // It goes into an HTTP header: printable ASCII only, no spaces.
