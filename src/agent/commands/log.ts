@@ -39,8 +39,7 @@ export default defineCommand({
     const service = v.safeParse(ServiceSchema, args.service);
     if (!service.success) throw new UsageError(`--service: ${service.issues[0].message}`);
     const severity = v.safeParse(SeveritySchema, args.severity);
-    if (!severity.success)
-      throw new UsageError(`--severity ${args.severity}: ${severity.issues[0].message}`);
+    if (!severity.success) throw new UsageError(`--severity ${args.severity}: ${severity.issues[0].message}`);
     const words = args._.map(String);
     const fromStdin = words.length === 1 && words[0] === "-";
     if (!words.length) throw new UsageError("log needs a MESSAGE (or - to read lines from stdin)");
