@@ -35,14 +35,21 @@ const LOCK_FILE = "tokens.lock";
 export const AUTH_MARKER = "auth-required";
 const PREFIX = "rlv_";
 
-const TokenEntrySchema = v.object({
-  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/)),
-  role: v.picklist(ROLES),
-  hash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
-  created_at: v.string(),
-  /** The one service a `logs` token may write; only `logs` tokens have one, and they must. */
-  service: v.optional(ServiceSchema),
-});
+const TokenEntrySchema = v.pipe(
+  v.object({
+    name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/)),
+    role: v.picklist(ROLES),
+    hash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+    created_at: v.string(),
+    /** The one service a `logs` token may write; only `logs` tokens have one, and they must. */
+    service: v.optional(ServiceSchema),
+  }),
+  // A logs token without its service (a hand-edited file) would write every service: the file is damaged.
+  v.check(
+    (t) => (t.role === "logs") === (t.service !== undefined),
+    "a logs token has a service, others none",
+  ),
+);
 const TokenFileSchema = v.object({ tokens: v.array(TokenEntrySchema) });
 export type TokenEntry = v.InferOutput<typeof TokenEntrySchema>;
 

@@ -1,6 +1,9 @@
 // Tokens on the real server: `logs` tokens bound to one service, `ingest` unbound, `read` for GET, both
 // header schemes, and tokens brought from elsewhere with --value-stdin.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readTokens } from "../../../src/server/auth/tokens.ts";
 import { jsonOf } from "../../helpers/json.ts";
 import { entry } from "../../helpers/logs.ts";
 import { type RunningServer, startServer, tempDir } from "../../helpers/server.ts";
@@ -143,5 +146,20 @@ describe("token create for logs", () => {
     await makeToken(dir, "logs", "--service", "reports", "--name", "rep");
     const { stdout } = await tokenCli(["list", "--data", dir]);
     expect(stdout).toMatch(/rep\s+logs\s+reports\s/);
+  });
+});
+
+describe("the token file", () => {
+  test("a logs token without its service (a hand edit) makes the file damaged, never an unbound writer", () => {
+    const dir = tempDir();
+    const hash = "0".repeat(64);
+    const write = (entry: object) =>
+      writeFileSync(join(dir, "tokens.json"), JSON.stringify({ tokens: [entry] }));
+    write({ name: "x", role: "logs", hash, created_at: "2026-12-01T00:00:00Z" });
+    expect(() => readTokens(dir)).toThrow("is damaged");
+    write({ name: "x", role: "read", hash, created_at: "2026-12-01T00:00:00Z", service: "reports" });
+    expect(() => readTokens(dir)).toThrow("is damaged");
+    write({ name: "x", role: "logs", hash, created_at: "2026-12-01T00:00:00Z", service: "reports" });
+    expect(readTokens(dir)[0]?.service).toBe("reports");
   });
 });
