@@ -96,8 +96,11 @@ export function openStateDb(dataDir: string, options: OpenStateDbOptions): State
     db.run(`PRAGMA cache_size = -${Math.trunc(options.cacheKib ?? 32 * 1024)}`);
     db.run("PRAGMA temp_store = MEMORY");
     const migrated = migrate(db, options.migrations ?? MIGRATIONS, options.now);
-    // Log messages name hosts and users: the server's alone, whatever mode a restored copy came with.
-    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+    // Log messages name hosts and users: the server's alone, whatever mode a restored copy came with. Not on
+    // Windows, where the data directory's ACL decides and chmod only fails (EBUSY) on a -shm still held open
+    // by a server that just stopped.
+    if (process.platform !== "win32")
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     return { db, path, migrated, close: () => db.close() };
   } catch (error) {
     db.close();
