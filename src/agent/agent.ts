@@ -6,7 +6,7 @@ import type { AgentLog } from "./_log.ts";
 import { releaseMemory } from "./_memory.ts";
 import { Agent, type CycleResult, type ReportSource } from "./loop.ts";
 import { createSender } from "./send.ts";
-import type { AgentSettings } from "./settings.ts";
+import { type AgentSettings, logsUrlOf } from "./settings.ts";
 import { Spool } from "./spool.ts";
 
 export interface AgentEdges {
@@ -55,19 +55,23 @@ export async function runAgent(
       now: edges.now,
       log,
     });
-    const send = createSender({
-      url: settings.uploadUrl,
-      token: settings.token,
-      timeoutMs: settings.timeoutS * 1000,
-      ca: edges.ca,
-      userAgent: `relevo-agent/${VERSION}`,
-      now: edges.now,
-      fetch: edges.fetch,
-    });
+    const sender = (url: URL) =>
+      createSender({
+        url,
+        token: settings.token,
+        timeoutMs: settings.timeoutS * 1000,
+        ca: edges.ca,
+        userAgent: `relevo-agent/${VERSION}`,
+        now: edges.now,
+        fetch: edges.fetch,
+      });
+    const send = sender(settings.uploadUrl);
+    const sendLogs = sender(logsUrlOf(settings.uploadUrl));
     const agent = new Agent({
       collector: edges.collector,
       spool,
       send,
+      sendLogs,
       intervalMs: settings.intervalS * 1000,
       now: edges.now,
       random: edges.random,

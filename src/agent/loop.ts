@@ -21,6 +21,8 @@ export interface AgentOptions {
   collector: ReportSource;
   spool: Spool;
   send: Send;
+  /** Sends a spooled batch of log entries (from `relevo-agent log`) to POST /logs. */
+  sendLogs: Send;
   intervalMs: number;
   now: () => number;
   random: () => number;
@@ -129,7 +131,9 @@ export class Agent {
 
   /** Sends the spooled reports, oldest first, until the spool is empty or the server stops taking them. */
   async drain(signal: AbortSignal): Promise<DrainResult> {
-    const { spool, send, log } = this.options;
+    const { spool, send, sendLogs, log } = this.options;
+    // Batches `relevo-agent log` handed over while this agent held the spool.
+    await spool.adoptIncoming();
     let sent = 0;
     let refused = 0;
     const done = (result: DrainResult): DrainResult => {
@@ -149,7 +153,7 @@ export class Agent {
       }
       const next = await spool.next();
       if (!next) return done({ done: true });
-      const outcome = await send(next.payload, signal);
+      const outcome = await (next.kind === "logs" ? sendLogs : send)(next.payload, signal);
       if (outcome.kind === "delivered") {
         this.succeeded(outcome);
         await spool.remove(next.entry);
@@ -168,7 +172,7 @@ export class Agent {
         return done({ done: false, outcome });
       }
       log.error(
-        `the server refused spooled report ${next.reportId} (${outcome.status} ${outcome.code}: ${outcome.message}); not retrying it`,
+        `the server refused spooled ${next.kind === "logs" ? "log batch" : "report"} ${next.reportId} (${outcome.status} ${outcome.code}: ${outcome.message}); not retrying it`,
       );
       await spool.remove(next.entry);
       refused++;

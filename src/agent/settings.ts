@@ -45,7 +45,12 @@ interface Spec {
  */
 export const SETTINGS = {
   url: { flag: "url", env: "RELEVO_URL", kind: "url", description: "The server, e.g. http://127.0.0.1:5000" },
-  token: { flag: "token", env: "RELEVO_TOKEN", kind: "text", description: "Ingest token sent as Bearer" },
+  token: {
+    flag: "token",
+    env: "RELEVO_TOKEN",
+    kind: "text",
+    description: "Token sent as Bearer: ingest (log: or a logs token)",
+  },
   interval: {
     flag: "interval",
     env: "RELEVO_INTERVAL",
@@ -69,7 +74,7 @@ export const SETTINGS = {
     env: "RELEVO_SPOOL",
     kind: "path",
     defaultText: "per platform",
-    description: "Directory of undelivered reports",
+    description: "Directory of undelivered reports and log batches",
   },
   ca: { flag: "ca", env: "RELEVO_CA", kind: "path", description: "PEM file of a private CA to trust" },
   noCommandLines: {
@@ -205,6 +210,13 @@ export function parseUploadUrl(value: string, where = "--url"): URL {
   }
   const path = url.pathname.replace(/\/+$/, "");
   url.pathname = path.endsWith("/upload") ? path : `${path}/upload`;
+  return url;
+}
+
+/** POST /logs beside the upload endpoint: `http://host/relevo/upload` → `http://host/relevo/logs`. */
+export function logsUrlOf(uploadUrl: URL): URL {
+  const url = new URL(uploadUrl.href);
+  url.pathname = url.pathname.replace(/\/upload$/, "/logs");
   return url;
 }
 

@@ -1,14 +1,17 @@
-// The on-disk spool: reports the server did not take yet, one file each, sent oldest first.
+// The on-disk spool: reports (and batches of log entries, from `relevo-agent log`) the server did not take
+// yet, one file each, sent oldest first.
 //
 // - Bounded by count and by bytes; when full, the oldest entries go, and the log says exactly how many.
 // - Each entry is written whole or not at all: temp file, fsync, rename, fsync of the directory. A crash at
 //   any point leaves either no entry or a complete one (plus a temp file, removed at the next open).
 // - Each entry starts with a header line `relevo-spool 1 <sha256 hex> <length> <report_id>` followed by the
-//   gzip-compressed JSON exactly as it goes on the wire. An entry that fails the check is moved to
+//   gzip-compressed JSON exactly as it goes on the wire. A log batch (for POST /logs, not /upload) says so
+//   with ` logs` at the end of that line; its id is the batch's first entry_id. An entry that fails the check is moved to
 //   `corrupt/`, counted and logged; it never blocks the queue.
 // - Names sort by time (`<ms since epoch, 15 digits>-<sequence>-<report_id>.report`), never going backwards
 //   even if the clock does, so a directory listing is the queue.
-// - The directory is locked (see lock.ts): one agent per spool.
+// - The directory is locked (see lock.ts): one agent per spool. `relevo-agent log` run while an agent holds
+//   the lock hands its batch over instead: written whole into `incoming/`, adopted by the lock holder.
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errorCode, errorMessage } from "../shared/errors.ts";
@@ -18,6 +21,9 @@ import { type LockOwner, lockSpool, type SpoolLock } from "./lock.ts";
 export const ENTRY_SUFFIX = ".report";
 export const TEMP_SUFFIX = ".tmp";
 export const CORRUPT_DIR = "corrupt";
+export const INCOMING_DIR = "incoming";
+/** What an entry holds: a report for /upload, or a batch of log entries for /logs. */
+export type SpoolKind = "report" | "logs";
 const MAGIC = "relevo-spool 1";
 /** Corrupt entries kept for a post-mortem; older ones are deleted. */
 const MAX_CORRUPT_KEPT = 100;
@@ -42,7 +48,8 @@ export interface SpoolEntry {
 export interface SpooledReport {
   entry: SpoolEntry;
   reportId: string;
-  /** The gzip-compressed JSON report. */
+  kind: SpoolKind;
+  /** The gzip-compressed JSON report (or list of log entries). */
   payload: Uint8Array;
 }
 
@@ -53,9 +60,10 @@ export interface AddResult {
 }
 
 /** Serializes one entry: header line, then the payload. */
-export function encodeEntry(reportId: string, payload: Uint8Array): Uint8Array {
+export function encodeEntry(reportId: string, payload: Uint8Array, kind: SpoolKind = "report"): Uint8Array {
   const sum = sha256(payload);
-  const header = new TextEncoder().encode(`${MAGIC} ${sum} ${payload.byteLength} ${reportId}\n`);
+  const tail = kind === "logs" ? " logs" : "";
+  const header = new TextEncoder().encode(`${MAGIC} ${sum} ${payload.byteLength} ${reportId}${tail}\n`);
   const out = new Uint8Array(header.byteLength + payload.byteLength);
   out.set(header, 0);
   out.set(payload, header.byteLength);
@@ -63,19 +71,21 @@ export function encodeEntry(reportId: string, payload: Uint8Array): Uint8Array {
 }
 
 /** Parses and checks one entry; a string says why it is corrupt. */
-export function decodeEntry(bytes: Uint8Array): { reportId: string; payload: Uint8Array } | string {
+export function decodeEntry(
+  bytes: Uint8Array,
+): { reportId: string; kind: SpoolKind; payload: Uint8Array } | string {
   const newline = bytes.subarray(0, 512).indexOf(0x0a);
   if (newline < 0) return "no header line";
   const header = new TextDecoder().decode(bytes.subarray(0, newline));
-  const match = /^relevo-spool 1 ([0-9a-f]{64}) (\d+) ([A-Za-z0-9_-]{1,64})$/.exec(header);
+  const match = /^relevo-spool 1 ([0-9a-f]{64}) (\d+) ([A-Za-z0-9_-]{1,64})( logs)?$/.exec(header);
   if (!match) return "bad header";
-  const [, sum, length, reportId] = match as unknown as [string, string, string, string];
+  const [, sum, length, reportId, logs] = match as unknown as [string, string, string, string, string?];
   const payload = bytes.subarray(newline + 1);
   if (payload.byteLength !== Number(length)) {
     return `length ${payload.byteLength}, header says ${length}`;
   }
   if (sha256(payload) !== sum) return "checksum mismatch";
-  return { reportId, payload };
+  return { reportId, kind: logs ? "logs" : "report", payload };
 }
 
 export class Spool {
@@ -111,6 +121,7 @@ export class Spool {
     const spool = new Spool(options, lock);
     try {
       await spool.index();
+      await spool.adoptIncoming();
     } catch (error) {
       await lock.release();
       throw error;
@@ -158,9 +169,9 @@ export class Spool {
    * Writes one report, after removing as many of the oldest entries as needed to stay within the bounds.
    * Throws only when the write itself fails (disk full, permissions).
    */
-  async add(reportId: string, payload: Uint8Array): Promise<AddResult> {
+  async add(reportId: string, payload: Uint8Array, kind: SpoolKind = "report"): Promise<AddResult> {
     const { dir, log, maxReports, maxBytes } = this.options;
-    const data = encodeEntry(safeId(reportId), payload);
+    const data = encodeEntry(safeId(reportId), payload, kind);
     if (data.byteLength > maxBytes) {
       this.dropped++;
       log.error(
@@ -221,7 +232,7 @@ export class Spool {
         await this.setAside(entry, decoded);
         continue;
       }
-      return { entry, reportId: decoded.reportId, payload: decoded.payload };
+      return { entry, reportId: decoded.reportId, kind: decoded.kind, payload: decoded.payload };
     }
   }
 
@@ -238,6 +249,66 @@ export class Spool {
       this.forget(entry);
       this.options.log.error(`spool: cannot remove the delivered ${entry.name}: ${errorMessage(error)}`);
     }
+  }
+
+  /**
+   * Takes into the queue the batches `handOff` left in incoming/ (oldest first), each added, then removed
+   * there: a crash between the two sends it twice, which its entry_ids make harmless. Never throws.
+   */
+  async adoptIncoming(): Promise<number> {
+    const { dir, log } = this.options;
+    const incoming = join(dir, INCOMING_DIR);
+    let names: string[];
+    try {
+      names = (await readdir(incoming)).sort();
+    } catch {
+      return 0;
+    }
+    let adopted = 0;
+    for (const name of names) {
+      const path = join(incoming, name);
+      // Dot files are hand-overs still being written (or cut short by a crash: removed after a day).
+      if (name.startsWith(".")) {
+        const info = await stat(path).catch(() => undefined);
+        if (info && this.options.now() - info.mtimeMs > 86_400_000) await unlink(path).catch(() => {});
+        continue;
+      }
+      if (!name.endsWith(ENTRY_SUFFIX)) continue;
+      try {
+        const decoded = decodeEntry(await readFile(path));
+        if (typeof decoded === "string")
+          log.warn(`spool: handed-over ${name} is corrupt (${decoded}); removed`);
+        else {
+          await this.add(decoded.reportId, decoded.payload, decoded.kind);
+          adopted++;
+        }
+        await unlink(path);
+      } catch (error) {
+        log.error(`spool: cannot take over the handed-over ${name}: ${errorMessage(error)}`);
+        break;
+      }
+    }
+    if (adopted) log.debug(`spool: took over ${adopted} handed-over entr${adopted === 1 ? "y" : "ies"}`);
+    return adopted;
+  }
+
+  /**
+   * For a process that cannot take the lock (the agent holding it runs): writes one entry whole into
+   * `<dir>/incoming/`, where the lock holder adopts it at its next delivery.
+   */
+  static async handOff(
+    dir: string,
+    id: string,
+    payload: Uint8Array,
+    kind: SpoolKind,
+    now: number,
+  ): Promise<string> {
+    const incoming = join(dir, INCOMING_DIR);
+    await mkdir(incoming, { recursive: true, mode: 0o700 });
+    const rand = Math.random().toString(36).slice(2, 10);
+    const name = `${String(Math.floor(now)).padStart(15, "0")}-${rand}-${safeId(id)}${ENTRY_SUFFIX}`;
+    await writeAtomically(incoming, name, encodeEntry(safeId(id), payload, kind));
+    return join(incoming, name);
   }
 
   /** Releases the lock. */

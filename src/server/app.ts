@@ -12,6 +12,7 @@ import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
 import { uploadRoute } from "./routes/upload.ts";
+import { welcomeRoute } from "./routes/welcome.ts";
 
 export type { AppOptions } from "./options.ts";
 
@@ -58,6 +59,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   app.route("/", queryRoutes(kit));
   app.route("/", fleetRoutes(kit));
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
+  app.route("/", welcomeRoute(kit));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

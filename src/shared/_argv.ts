@@ -108,7 +108,11 @@ export async function checkArgs(resolved: Resolved): Promise<void> {
   const command = resolved.path.join(" ") || "this command";
   const flags = new Map<string, ArgDef>();
   for (const [name, def] of Object.entries(defs)) if (def.type !== "positional") flags.set(name, def);
-  const positionals = Object.values(defs).filter((def) => def.type === "positional").length;
+  const positionalDefs = Object.values(defs).filter((def) => def.type === "positional");
+  // A last positional whose valueHint ends in "..." takes every remaining word (`log MESSAGE...`).
+  const positionals = positionalDefs.at(-1)?.valueHint?.endsWith("...")
+    ? Number.POSITIVE_INFINITY
+    : positionalDefs.length;
   const known = [...flags.entries()].flatMap(([name, def]) =>
     def.type === "boolean" ? [name, `no-${name}`] : [name],
   );

@@ -44,6 +44,7 @@ async function setup(options: Partial<AgentOptions> = {}) {
   /** What the "server" answers next; the last answer repeats. */
   const answers: Outcome[] = [delivered];
   const sent: string[] = [];
+  const sentLogs: string[] = [];
   const agent = new Agent({
     collector,
     spool,
@@ -62,13 +63,31 @@ async function setup(options: Partial<AgentOptions> = {}) {
       );
       return answer;
     },
+    async sendLogs(body) {
+      const answer = answers.length > 1 ? (answers.shift() as Outcome) : (answers[0] as Outcome);
+      const batch = JSON.parse(new TextDecoder().decode(Bun.gunzipSync(body as Uint8Array<ArrayBuffer>)));
+      sentLogs.push(...batch.map((e: { entry_id: string }) => e.entry_id));
+      return answer;
+    },
     ...options,
   });
   const signal = new AbortController().signal;
-  return { agent, spool, collector, answers, sent, clock, log, signal };
+  return { agent, spool, collector, answers, sent, sentLogs, clock, log, signal };
 }
 
 describe("Agent.cycle", () => {
+  test("spooled log batches go to sendLogs (POST /logs), reports to send, oldest first, once", async () => {
+    const { agent, spool, collector, sent, sentLogs, signal } = await setup();
+    const batch = (ids: string[]) =>
+      Bun.gzipSync(JSON.stringify(ids.map((entry_id) => ({ entry_id, message: "m" }))));
+    await spool.add("l1", batch(["l1", "l2"]), "logs");
+    await Spool.handOff(spool.options.dir, "l3", batch(["l3"]), "logs", Date.now());
+    expect(await agent.cycle(signal)).toMatchObject({ report: "delivered" });
+    expect(sentLogs).toEqual(["l1", "l2", "l3"]);
+    expect(sent).toEqual(collector.ids);
+    expect(spool.size).toBe(0);
+  });
+
   test("delivers a report straight away when the server answers", async () => {
     const { agent, spool, collector, sent, signal } = await setup();
     expect(await agent.cycle(signal)).toMatchObject({ report: "delivered", status: 201 });

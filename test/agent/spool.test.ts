@@ -52,7 +52,15 @@ describe("entries", () => {
   test("round-trip through the header with checksum and length", () => {
     const payload = crypto.getRandomValues(new Uint8Array(1000));
     const decoded = decodeEntry(encodeEntry("01a2-id", payload));
-    expect(decoded).toEqual({ reportId: "01a2-id", payload });
+    expect(decoded).toEqual({ reportId: "01a2-id", kind: "report", payload });
+  });
+
+  test("a log batch says so in its header; a report's header is as before", () => {
+    const payload = bytes(10);
+    const logs = encodeEntry("0192-batch", payload, "logs");
+    expect(new TextDecoder().decode(logs).split("\n")[0]).toEndWith(" 10 0192-batch logs");
+    expect(decodeEntry(logs)).toEqual({ reportId: "0192-batch", kind: "logs", payload });
+    expect(new TextDecoder().decode(encodeEntry("r", payload)).split("\n")[0]).toEndWith(" 10 r");
   });
 
   const payload = bytes(100);
@@ -281,4 +289,37 @@ describe("Spool", () => {
     expect(cut).toBeGreaterThanOrEqual(2);
     if (process.env.RELEVO_TEST_LOGS) console.error(`killed mid-write in ${cut} of ${rounds} rounds`);
   }, 60_000);
+});
+
+describe("hand-over while another agent holds the lock", () => {
+  test("handOff writes whole into incoming/; the holder adopts it (kind kept) at open and when asked", async () => {
+    const dir = newDir();
+    const { spool } = await openSpool(dir);
+    await spool.add("r1", bytes(5));
+    await Spool.handOff(dir, "0192-a", bytes(7, 1), "logs", 1_700_000_000_100);
+    writeFileSync(join(dir, "incoming", ".half-written.report.tmp"), "relevo-spool 1");
+    expect(await spool.adoptIncoming()).toBe(1);
+    expect(readdirSync(join(dir, "incoming"))).toEqual([".half-written.report.tmp"]);
+    const first = await spool.next();
+    expect(first?.kind).toBe("report");
+    await spool.remove(first?.entry as never);
+    const second = await spool.next();
+    expect(second).toMatchObject({ kind: "logs", reportId: "0192-a", payload: bytes(7, 1) });
+    await close(spool);
+
+    await Spool.handOff(dir, "0192-b", bytes(3, 2), "logs", 1_700_000_000_200);
+    const { spool: again } = await openSpool(dir);
+    expect(again.size).toBe(2);
+  });
+
+  test("a corrupt hand-over is removed and logged, and blocks nothing", async () => {
+    const dir = newDir();
+    const { spool, log } = await openSpool(dir);
+    mkdirSync(join(dir, "incoming"), { recursive: true });
+    writeFileSync(join(dir, "incoming", "000000000000001-x-bad.report"), "not an entry");
+    await Spool.handOff(dir, "good", bytes(3), "logs", 1_700_000_000_300);
+    expect(await spool.adoptIncoming()).toBe(1);
+    expect(readdirSync(join(dir, "incoming"))).toEqual([]);
+    expect(log.lines.join("\n")).toContain("is corrupt");
+  });
 });

@@ -88,7 +88,10 @@ function openLibrary(): GetPwUid | null {
 }
 
 /** getpwuid_r for each uid: struct passwd's first field is pw_name (64-bit Linux). */
-export function libraryNames(uids: readonly number[], partial: (message: string) => void): Map<number, string> {
+export function libraryNames(
+  uids: readonly number[],
+  partial: (message: string) => void,
+): Map<number, string> {
   const names = new Map<number, string>();
   if (uids.length === 0) return names;
   getpwuid ??= openLibrary();

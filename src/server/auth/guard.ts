@@ -1,4 +1,5 @@
-// Who may call what: `ingest` tokens may upload, `read` tokens may query. On loopback, in a data directory
+// Who may call what: `ingest` tokens may upload, `read` tokens may query, `logs` tokens may write the logs
+// of their one service (the guard hands that service to the route as `logService`). On loopback, in a data directory
 // that has never had a token, the server is open (a local trial); anywhere else, behind a proxy, or once a
 // token has existed there (even if all are revoked since), a token is always required unless --no-auth.
 import type { MiddlewareHandler } from "hono";
@@ -26,7 +27,12 @@ export function openToAll(auth: AuthOptions, header: (name: string) => string | 
   return !PROXY_HEADERS.some((name) => header(name) !== undefined);
 }
 
-export function requireRole(role: Role, auth: AuthOptions, clock: () => Date): MiddlewareHandler<AppEnv> {
+export function requireRole(
+  role: Role | readonly Role[],
+  auth: AuthOptions,
+  clock: () => Date,
+): MiddlewareHandler<AppEnv> {
+  const roles: readonly Role[] = typeof role === "string" ? [role] : role;
   return async (c, next) => {
     const { registry } = auth;
     if (openToAll(auth, (name) => c.req.header(name))) return next();
@@ -36,7 +42,7 @@ export function requireRole(role: Role, auth: AuthOptions, clock: () => Date): M
       throw new ApiError(
         401,
         "unauthorized",
-        "send a token as Authorization: Bearer <token>",
+        "send a token as Authorization: Bearer <token> (or Token <token>)",
         undefined,
         challenge,
       );
@@ -50,15 +56,16 @@ export function requireRole(role: Role, auth: AuthOptions, clock: () => Date): M
         undefined,
         challenge,
       );
-    if (entry.role !== role) {
+    if (!roles.includes(entry.role)) {
       throw new ApiError(
         403,
         "forbidden",
-        `this token has the ${entry.role} role; this endpoint needs ${role}`,
+        `this token has the ${entry.role} role; this endpoint needs ${roles.join(" or ")}`,
       );
     }
     // limits.ts charges the token's rate per source address.
     c.set("token", entry.name);
+    if (entry.service !== undefined) c.set("logService", entry.service);
     return next();
   };
 }

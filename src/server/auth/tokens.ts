@@ -22,9 +22,12 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { errorMessage } from "../../shared/errors.ts";
 import { waitLock } from "../../shared/file-lock.ts";
+import { ServiceSchema } from "../../shared/logs.ts";
 
-export const ROLES = ["ingest", "read"] as const;
+export const ROLES = ["ingest", "read", "logs"] as const;
 export type Role = (typeof ROLES)[number];
+/** A token brought from elsewhere (--value-stdin) must be at least this long. */
+export const MIN_TOKEN_LENGTH = 16;
 
 const TOKENS_FILE = "tokens.json";
 const USAGE_FILE = "tokens-used.json";
@@ -32,12 +35,21 @@ const LOCK_FILE = "tokens.lock";
 export const AUTH_MARKER = "auth-required";
 const PREFIX = "rlv_";
 
-const TokenEntrySchema = v.object({
-  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/)),
-  role: v.picklist(ROLES),
-  hash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
-  created_at: v.string(),
-});
+const TokenEntrySchema = v.pipe(
+  v.object({
+    name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/)),
+    role: v.picklist(ROLES),
+    hash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+    created_at: v.string(),
+    /** The one service a `logs` token may write; only `logs` tokens have one, and they must. */
+    service: v.optional(ServiceSchema),
+  }),
+  // A logs token without its service (a hand-edited file) would write every service: the file is damaged.
+  v.check(
+    (t) => (t.role === "logs") === (t.service !== undefined),
+    "a logs token has a service, others none",
+  ),
+);
 const TokenFileSchema = v.object({ tokens: v.array(TokenEntrySchema) });
 export type TokenEntry = v.InferOutput<typeof TokenEntrySchema>;
 
@@ -120,19 +132,37 @@ export function createToken(
   role: Role,
   name: string | undefined,
   now: Date,
+  /** `service`: required for, and only for, `logs`. `value`: a token brought from elsewhere. */
+  more: { service?: string; value?: string } = {},
 ): { entry: TokenEntry; token: string } {
   if (name !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(name))
     throw new Error(`token names are 1-64 letters, digits, ".", "_" or "-"`);
+  const { service, value } = more;
+  if (role === "logs" && service === undefined)
+    throw new Error("a logs token is bound to one service: add --service NAME");
+  if (role !== "logs" && service !== undefined)
+    throw new Error(`--service goes only with --role logs (an ${role} token is not bound to a service)`);
+  if (service !== undefined && !v.is(ServiceSchema, service))
+    throw new Error("a service name is 1-128 characters without control characters");
+  if (value !== undefined && (value.length < MIN_TOKEN_LENGTH || value.length > 512 || /\s/.test(value)))
+    throw new Error(
+      `a token brought with --value-stdin must be ${MIN_TOKEN_LENGTH}-512 characters without spaces (got ${value.length})`,
+    );
   // 256 random bits; the prefix makes a leaked token easy to recognise in logs and secret scanners.
-  const token = `${PREFIX}${randomBytes(32).toString("base64url")}`;
+  const token = value ?? `${PREFIX}${randomBytes(32).toString("base64url")}`;
   const entry = updateTokens(dataDir, (tokens) => {
     const chosen = name ?? nextName(tokens, role);
     if (tokens.some((t) => t.name === chosen)) throw new Error(`a token named "${chosen}" exists already`);
+    const hash = hashToken(token).toString("hex");
+    // Two entries with one hash would make the token mean two things.
+    if (tokens.some((t) => t.hash === hash))
+      throw new Error("this token exists already (under another name)");
     const entry: TokenEntry = {
       name: chosen,
       role,
-      hash: hashToken(token).toString("hex"),
+      hash,
       created_at: now.toISOString(),
+      ...(service !== undefined ? { service } : {}),
     };
     return { tokens: [...tokens, entry], result: entry };
   });

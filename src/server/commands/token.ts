@@ -4,8 +4,16 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type ArgsDef, defineCommand } from "citty";
 import { UsageError } from "../../shared/cli.ts";
-import { errorCode } from "../../shared/errors.ts";
-import { createToken, ROLES, type Role, readTokens, readUsage, revokeToken } from "../auth/tokens.ts";
+import { errorCode, errorMessage } from "../../shared/errors.ts";
+import {
+  createToken,
+  MIN_TOKEN_LENGTH,
+  ROLES,
+  type Role,
+  readTokens,
+  readUsage,
+  revokeToken,
+} from "../auth/tokens.ts";
 
 const dataArg = {
   data: { type: "string", default: "./data", description: "The server's data directory" },
@@ -29,15 +37,51 @@ function dataDir(value: string): string {
 }
 
 const create = defineCommand({
-  meta: { name: "create", description: "Create a token (ingest: agents may upload; read: may query)" },
+  meta: {
+    name: "create",
+    description:
+      "Create a token (ingest: agents upload reports and logs; read: may query; logs: writes one service's logs)",
+  },
   args: {
     ...dataArg,
     role: { type: "enum", options: [...ROLES], required: true, description: "What the token may do" },
     name: { type: "string", description: "A name to list and revoke it by (default: <role>-<n>)" },
+    service: { type: "string", description: "With --role logs: the one service the token may write" },
+    "value-stdin": {
+      type: "boolean",
+      description: `Store the hash of a token read from stdin (at least ${MIN_TOKEN_LENGTH} characters) instead of making one`,
+    },
   },
-  run({ args }) {
-    const { entry, token } = createToken(dataDir(args.data), args.role as Role, args.name, new Date());
-    console.error(`created token "${entry.name}" with the ${entry.role} role; it is shown only this once:`);
+  async run({ args }) {
+    const dir = dataDir(args.data);
+    const role = args.role as Role;
+    let value: string | undefined;
+    if (args["value-stdin"]) {
+      // One line; the line break a shell's echo or a file adds is not part of the token.
+      value = (await Bun.stdin.text()).replace(/\r?\n$/, "");
+      if (value.length < MIN_TOKEN_LENGTH)
+        throw new UsageError(
+          `--value-stdin: the token read from stdin has ${value.length} characters; it needs at least ${MIN_TOKEN_LENGTH}`,
+        );
+    }
+    let made: ReturnType<typeof createToken>;
+    try {
+      made = createToken(dir, role, args.name, new Date(), { service: args.service, value });
+    } catch (error) {
+      throw new UsageError(errorMessage(error));
+    }
+    const { entry, token } = made;
+    const bound = entry.service !== undefined ? ` for service "${entry.service}"` : "";
+    if (value !== undefined) {
+      // The caller has it already: print nothing a log could catch.
+      console.error(
+        `created token "${entry.name}" with the ${entry.role} role${bound} from the token on stdin`,
+      );
+      return;
+    }
+    console.error(
+      `created token "${entry.name}" with the ${entry.role} role${bound}; it is shown only this once:`,
+    );
     console.log(token);
   },
 });
@@ -50,13 +94,23 @@ const list = defineCommand({
     const tokens = readTokens(dir);
     const used = readUsage(dir);
     if (!tokens.length) {
-      console.log("no tokens (relevo-server token create --role ingest|read)");
+      console.log("no tokens (relevo-server token create --role ingest|read|logs)");
       return;
     }
-    console.log(["NAME".padEnd(24), "ROLE".padEnd(8), "CREATED".padEnd(26), "LAST USED"].join(" "));
+    console.log(
+      ["NAME".padEnd(24), "ROLE".padEnd(8), "SERVICE".padEnd(16), "CREATED".padEnd(26), "LAST USED"].join(
+        " ",
+      ),
+    );
     for (const t of tokens) {
       console.log(
-        [t.name.padEnd(24), t.role.padEnd(8), t.created_at.padEnd(26), used[t.name] ?? "never"].join(" "),
+        [
+          t.name.padEnd(24),
+          t.role.padEnd(8),
+          (t.service ?? "-").padEnd(16),
+          t.created_at.padEnd(26),
+          used[t.name] ?? "never",
+        ].join(" "),
       );
     }
   },

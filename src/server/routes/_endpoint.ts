@@ -9,15 +9,15 @@ import type { ResolvedOptions } from "../options.ts";
 interface Endpoint {
   method: "GET" | "POST";
   path: string;
-  /** The token role needed; null for an endpoint anyone may call (health). */
-  role: Role | null;
+  /** The token role needed (any of a list); null for an endpoint anyone may call (health). */
+  role: Role | readonly Role[] | null;
 }
 
 /** What every route is built from. */
 export interface RouteKit {
   options: ResolvedOptions;
   /** Checks the token for `role` and charges its rate (see app.ts). */
-  guard(role: Role): MiddlewareHandler<AppEnv>;
+  guard(role: Role | readonly Role[]): MiddlewareHandler<AppEnv>;
   /** Epoch milliseconds at which the app was built. */
   startedAt: number;
 }
@@ -37,7 +37,7 @@ export function resource(
   path: string,
   methods: {
     method: Endpoint["method"];
-    role: Role | null;
+    role: Endpoint["role"];
     handler: Handler<AppEnv>;
     middleware?: MiddlewareHandler<AppEnv>[];
   }[],

@@ -72,9 +72,10 @@ export function logsRoutes(kit: RouteKit, logs: LogStore): Hono<AppEnv> {
     }
   };
 
-  // Until the `logs` role exists, agents' ingest tokens write logs (not bound to a service).
+  // `logs` tokens write their one service; agents' `ingest` tokens write any (an agent's `log` command
+  // reuses the token it reports with, and an agent host runs many services).
   return resource(kit, "/logs", [
-    { method: "POST", role: "ingest", handler: write },
+    { method: "POST", role: ["logs", "ingest"], handler: write },
     { method: "GET", role: "read", handler: read },
   ]);
 }
