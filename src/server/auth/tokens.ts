@@ -23,7 +23,7 @@ import * as v from "valibot";
 import { errorMessage } from "../../shared/errors.ts";
 import { waitLock } from "../../shared/file-lock.ts";
 
-export const ROLES = ["ingest", "read"] as const;
+export const ROLES = ["ingest", "read", "enroll"] as const;
 export type Role = (typeof ROLES)[number];
 
 const TOKENS_FILE = "tokens.json";

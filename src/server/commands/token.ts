@@ -12,7 +12,7 @@ const dataArg = {
 } as const satisfies ArgsDef;
 
 /** The data directory named by --data, which must exist: the server creates it, the token commands do not. */
-function dataDir(value: string): string {
+export function dataDir(value: string): string {
   const dir = resolve(value);
   let isDir = false;
   try {
@@ -29,7 +29,10 @@ function dataDir(value: string): string {
 }
 
 const create = defineCommand({
-  meta: { name: "create", description: "Create a token (ingest: agents may upload; read: may query)" },
+  meta: {
+    name: "create",
+    description: "Create a token (ingest: agents may upload; read: may query; enroll: may register agents)",
+  },
   args: {
     ...dataArg,
     role: { type: "enum", options: [...ROLES], required: true, description: "What the token may do" },
