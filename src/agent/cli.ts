@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// relevo-agent: collect (print one report), run (collect and send every interval), install/uninstall (a
+// relevo-agent: collect (print one report), run (collect and send every interval), register (enroll), install/uninstall (a
 // service at boot). Each command is loaded only when it is called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
@@ -10,6 +10,7 @@ export const main = defineCommand({
   subCommands: {
     collect: () => import("./commands/collect.ts").then((m) => m.default),
     run: () => import("./commands/run.ts").then((m) => m.default),
+    register: () => import("./commands/register.ts").then((m) => m.default),
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
   },

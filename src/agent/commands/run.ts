@@ -7,6 +7,7 @@ import { errorMessage } from "../../shared/errors.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { runAgent } from "../agent.ts";
 import { createCollector } from "../collect/index.ts";
+import { identityPath, readIdentity } from "../identity.ts";
 import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
 import { collectorOptions } from "./_collector.ts";
 
@@ -35,6 +36,9 @@ export default defineCommand({
       }
     }
     const log = logger("agent");
+    // Enrolled (relevo-agent register): reports carry the agent id, uploads its own token unless --token.
+    const identity = readIdentity(identityPath(settings.spoolDir));
+    const token = settings.token ?? identity?.token;
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals) => {
       log.info(`${signal}: finishing the current step`);
@@ -44,9 +48,12 @@ export default defineCommand({
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
     try {
-      const collector = createCollector(await collectorOptions(process.platform, settings.commandLines));
+      const collector = createCollector({
+        ...(await collectorOptions(process.platform, settings.commandLines)),
+        agentId: identity ? String(identity.agent_id) : null,
+      });
       const result = await runAgent(
-        { ...settings, uploadUrl },
+        { ...settings, uploadUrl, token },
         { collector, now: Date.now, random: Math.random, ca, log },
         { once: args.once === true, signal: controller.signal },
       );
