@@ -1,5 +1,5 @@
-// The agent's enrolled identity: its id and own token from `relevo-agent register`, kept in one file beside
-// the spool (the agent's state directory), mode 0600, written whole (temporary file, fsync, rename) so a
+// The agent's enrolled identity: its id and own token from `relevo-agent register`, kept in one file in the
+// spool directory (the one directory the agent owns; an installed service's state directory), mode 0600, written whole (temporary file, fsync, rename) so a
 // crash never leaves half a token. `run` reads it: every report carries the id, uploads use the token.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -18,9 +18,9 @@ const IdentitySchema = v.object({
 });
 export type AgentIdentity = v.InferOutput<typeof IdentitySchema>;
 
-/** The state directory is the spool's parent (default spools are <state dir>/spool). */
+/** In the spool directory, which the spool reads only `*.report` entries from. */
 export function identityPath(spoolDir: string): string {
-  return join(dirname(spoolDir), IDENTITY_FILE);
+  return join(spoolDir, IDENTITY_FILE);
 }
 
 /** The identity, or null when the agent never registered; a damaged file is an error that says which. */

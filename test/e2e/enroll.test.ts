@@ -70,7 +70,7 @@ describe.skipIf(!supported)("enrollment with the compiled agent and server", () 
     expect(registered.code).toBe(0);
     const id = Number(registered.stdout.trim());
     expect(Number.isInteger(id) && id > 0).toBe(true);
-    const identityFile = join(state, "agent-identity.json");
+    const identityFile = join(spool(), "agent-identity.json");
     expect(statSync(identityFile).mode & 0o777).toBe(0o600);
     const identity = JSON.parse(readFileSync(identityFile, "utf8"));
     expect(identity.agent_id).toBe(id);
