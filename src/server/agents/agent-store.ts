@@ -4,7 +4,11 @@
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import type { AgentListQuery, AgentRecord, RegisterRequest } from "../../shared/agents.ts";
+import { errorMessage } from "../../shared/errors.ts";
+import { logger } from "../../shared/log.ts";
 import type { GroupCommit } from "../db/group-commit.ts";
+
+const agentsLog = logger("agents");
 
 const PREFIX = "rlva_";
 
@@ -129,13 +133,20 @@ export class AgentStore {
     return { total, agents: rows.map((row) => this.#record(row, now)) };
   }
 
-  /** Notes a report from the agent: last seen, from where, with which version. */
-  touch(id: number, ip: string, version: string | null, now: Date): Promise<void> {
-    return this.#write(() => {
-      this.db
-        .query("UPDATE agents SET last_seen = ?, last_ip = ?, version = coalesce(?, version) WHERE id = ?")
-        .run(now.getTime(), ip, version, id);
-    });
+  /**
+   * Notes a report from the agent: last seen, from where, with which version. Never throws: the report is
+   * stored already, and a retry because of this bookkeeping would store an inventory twice.
+   */
+  async touch(id: number, ip: string, version: string | null, now: Date): Promise<void> {
+    try {
+      await this.#write(() => {
+        this.db
+          .query("UPDATE agents SET last_seen = ?, last_ip = ?, version = coalesce(?, version) WHERE id = ?")
+          .run(now.getTime(), ip, version, id);
+      });
+    } catch (error) {
+      agentsLog.warn(`agent ${id}: last seen not recorded (${errorMessage(error)})`);
+    }
   }
 
   /** Kills the agent's token; false when no such agent exists. */

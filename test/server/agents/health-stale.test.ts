@@ -1,9 +1,14 @@
 // Health over time, with the app's clock in the test's hand: ok until three report intervals passed.
+import { Database } from "bun:sqlite";
 import { afterEach, expect, test } from "bun:test";
 import { AgentStore } from "../../../src/server/agents/agent-store.ts";
 import { createApp } from "../../../src/server/app.ts";
+import { GroupCommit } from "../../../src/server/db/group-commit.ts";
+import { migrate } from "../../../src/server/db/migrations.ts";
+import { MIGRATIONS } from "../../../src/server/db/schema.ts";
 import { openLogs } from "../../../src/server/logs/open.ts";
 import { openFileStore } from "../../../src/server/store/file-store.ts";
+import { StoreUnavailableError } from "../../../src/server/store/types.ts";
 import { jsonOf } from "../../helpers/json.ts";
 import { tempDir } from "../../helpers/server.ts";
 
@@ -69,4 +74,28 @@ test("status is ok, then stale once three intervals passed without a report, ok 
     next_report_in: interval,
   });
   expect(await health()).toBe("ok");
+});
+
+test("on a database that refuses writes, registration is a 503 error; noting last seen never fails a report", async () => {
+  const db = new Database(":memory:");
+  migrate(db, MIGRATIONS, new Date());
+  const writer = new GroupCommit(db);
+  const agents = new AgentStore(db, writer, 900_000);
+  const now = new Date();
+  const { id } = await agents.register(
+    { hostname: "h", os_type: "Linux", os_version: "6", agent_version: "1.0.0" },
+    "127.0.0.1",
+    now,
+  );
+  db.run("PRAGMA query_only = ON");
+  await expect(agents.touch(id, "127.0.0.2", "1.0.1", now)).resolves.toBeUndefined();
+  expect(agents.get(id, now)?.last_ip).toBe("127.0.0.1");
+  const again = agents.register(
+    { hostname: "h", os_type: "Linux", os_version: "6", agent_version: "1.0.0" },
+    "::1",
+    now,
+  );
+  await expect(again).rejects.toBeInstanceOf(StoreUnavailableError);
+  writer.close();
+  db.close();
 });
