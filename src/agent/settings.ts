@@ -13,6 +13,8 @@ export interface AgentSettings {
   /** The upload endpoint: the base URL given plus `/upload`. Undefined when no URL was given at all. */
   uploadUrl: URL | undefined;
   token: string | undefined;
+  /** Registers the agent when it has no identity yet (see identity.ts). */
+  enrollToken?: string | undefined;
   intervalS: number;
   timeoutS: number;
   spoolDir: string;
@@ -46,6 +48,12 @@ interface Spec {
 export const SETTINGS = {
   url: { flag: "url", env: "RELEVO_URL", kind: "url", description: "The server, e.g. http://127.0.0.1:5000" },
   token: { flag: "token", env: "RELEVO_TOKEN", kind: "text", description: "Ingest token sent as Bearer" },
+  enrollToken: {
+    flag: "enroll-token",
+    env: "RELEVO_ENROLL_TOKEN",
+    kind: "text",
+    description: "Enroll token: register with the server first if not registered yet",
+  },
   interval: {
     flag: "interval",
     env: "RELEVO_INTERVAL",
@@ -175,6 +183,7 @@ export function resolveSettings(input: SettingsInput): AgentSettings {
   return {
     uploadUrl: get<URL>("url"),
     token: get<string>("token"),
+    enrollToken: get<string>("enrollToken"),
     intervalS: get<number>("interval") ?? DEFAULTS.interval,
     timeoutS: get<number>("timeout") ?? DEFAULTS.timeout,
     spoolDir: get<string>("spool") ?? input.paths.spoolDir,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serverBase } from "../../src/agent/commands/register.ts";
+import { serverBase } from "../../src/agent/enroll.ts";
 import { identityPath, readIdentity, writeIdentity } from "../../src/agent/identity.ts";
 import { parseLinuxMachineId, parseMachineGuid } from "../../src/agent/machine-id.ts";
 import { Spool } from "../../src/agent/spool.ts";

@@ -7,6 +7,7 @@ import { errorMessage } from "../../shared/errors.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { runAgent } from "../agent.ts";
 import { createCollector } from "../collect/index.ts";
+import { enroll } from "../enroll.ts";
 import { identityPath, readIdentity } from "../identity.ts";
 import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
 import { collectorOptions } from "./_collector.ts";
@@ -19,7 +20,7 @@ export default defineCommand({
       type: "boolean",
       description: "One report (after the spool), then exit; non-zero if not delivered",
     },
-    ...settingArgs(["token", "spool", "ca", "timeout", "spoolMaxReports", "spoolMaxBytes"]),
+    ...settingArgs(["token", "enrollToken", "spool", "ca", "timeout", "spoolMaxReports", "spoolMaxBytes"]),
     ...commonArgs,
   },
   async run({ args }) {
@@ -37,7 +38,23 @@ export default defineCommand({
     }
     const log = logger("agent");
     // Enrolled (relevo-agent register): reports carry the agent id, uploads its own token unless --token.
-    const identity = readIdentity(identityPath(settings.spoolDir));
+    let identity = readIdentity(identityPath(settings.spoolDir));
+    if (!identity && settings.enrollToken) {
+      // First start of an installed agent: register now. If that fails, reports go unenrolled (and wait in
+      // the spool if the server wants a token); the next start tries again.
+      try {
+        identity = await enroll({
+          uploadUrl,
+          spoolDir: settings.spoolDir,
+          timeoutS: settings.timeoutS,
+          enrollToken: settings.enrollToken,
+          ca,
+        });
+        log.success(`registered as agent ${identity.agent_id}`);
+      } catch (error) {
+        log.error(`could not register: ${errorMessage(error)}; reporting without an agent id for now`);
+      }
+    }
     const token = settings.token ?? identity?.token;
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals) => {
