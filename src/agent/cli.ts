@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // relevo-agent: collect (print one report), run (collect and send every interval), log (send log entries),
-// install/uninstall (a service at boot). Each command is loaded only when it is called.
+// register (enroll), install/uninstall (a service at boot). Each command is loaded only when it is called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -11,6 +11,7 @@ export const main = defineCommand({
     collect: () => import("./commands/collect.ts").then((m) => m.default),
     run: () => import("./commands/run.ts").then((m) => m.default),
     log: () => import("./commands/log.ts").then((m) => m.default),
+    register: () => import("./commands/register.ts").then((m) => m.default),
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
   },

@@ -5,7 +5,7 @@
 // reports collected meanwhile go straight to the spool. Once a try succeeds the spool drains, oldest first,
 // before the new report. 4xx answers are not retried: the report is dropped with the server's message;
 // 401/403 (a token problem, not a report problem) leave the spooled reports in place for when the token is
-// fixed. The clock, the randomness and the sleep come in as parameters.
+// fixed, and new reports join them there. The clock, the randomness and the sleep come in as parameters.
 import { errorMessage } from "../shared/errors.ts";
 import { checkReport, type Report } from "../shared/report.ts";
 import type { AgentLog } from "./_log.ts";
@@ -111,8 +111,8 @@ export class Agent {
       const { outcome } = drained;
       if (outcome.kind === "retry") return this.keep(id, body, outcome.reason);
       if (outcome.kind === "rejected") {
-        // 401/403: this report would be refused the same way.
-        return this.rejected(id, outcome);
+        // 401/403: this report would be refused the same way; it waits with the others for a token.
+        return this.keep(id, body, tokenRefused(outcome));
       }
     }
     const outcome = await this.options.send(body, signal);
@@ -125,6 +125,12 @@ export class Agent {
         this.failed(outcome);
         return this.keep(id, body, outcome.reason);
       case "rejected":
+        if (isAuthProblem(outcome.status)) {
+          this.options.log.error(
+            `the server refused the token (${outcome.status} ${outcome.code}: ${outcome.message}); report ${id} is kept in the spool until it accepts one (revoked? run relevo-agent register again)`,
+          );
+          return this.keep(id, body, tokenRefused(outcome));
+        }
         return this.rejected(id, outcome);
     }
   }
@@ -256,6 +262,10 @@ export class Agent {
     );
     return { report: "rejected", reportId: id, status: outcome.status, message: outcome.message };
   }
+}
+
+function tokenRefused(outcome: Extract<Outcome, { kind: "rejected" }>): string {
+  return `the server refused the token (${outcome.status} ${outcome.code}: ${outcome.message})`;
 }
 
 function isAuthProblem(status: number): boolean {

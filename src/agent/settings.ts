@@ -13,6 +13,8 @@ export interface AgentSettings {
   /** The upload endpoint: the base URL given plus `/upload`. Undefined when no URL was given at all. */
   uploadUrl: URL | undefined;
   token: string | undefined;
+  /** Registers the agent when it has no identity yet (see identity.ts). */
+  enrollToken?: string | undefined;
   intervalS: number;
   timeoutS: number;
   spoolDir: string;
@@ -50,6 +52,12 @@ export const SETTINGS = {
     env: "RELEVO_TOKEN",
     kind: "text",
     description: "Token sent as Bearer: ingest (log: or a logs token)",
+  },
+  enrollToken: {
+    flag: "enroll-token",
+    env: "RELEVO_ENROLL_TOKEN",
+    kind: "text",
+    description: "Enroll token: register with the server first if not registered yet",
   },
   interval: {
     flag: "interval",
@@ -180,6 +188,7 @@ export function resolveSettings(input: SettingsInput): AgentSettings {
   return {
     uploadUrl: get<URL>("url"),
     token: get<string>("token"),
+    enrollToken: get<string>("enrollToken"),
     intervalS: get<number>("interval") ?? DEFAULTS.interval,
     timeoutS: get<number>("timeout") ?? DEFAULTS.timeout,
     spoolDir: get<string>("spool") ?? input.paths.spoolDir,

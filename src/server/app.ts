@@ -8,6 +8,7 @@ import { ApiError, toErrorResponse } from "./http-error.ts";
 import { limitBySource, limitByToken, RateLimiter } from "./limits.ts";
 import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
+import { agentRoutes } from "./routes/agents.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
@@ -29,6 +30,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     maxUploadsPerSource: Math.min(maxUploads, Math.max(16, Math.floor(maxUploads / 8))),
     bodyTimeoutMs: 30_000,
     logs: null,
+    agents: null,
     ...input,
   };
   const { clock } = options;
@@ -36,11 +38,16 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   const perSecond = options.rateLimit;
   const limiter = perSecond > 0 ? new RateLimiter(perSecond, perSecond * 2) : null;
   const byToken = limiter ? limitByToken(limiter, clock) : null;
+  const { agents } = options;
+  // An enrolled agent's own token uploads like an ingest token.
+  const auth = agents
+    ? { ...options.auth, agentToken: (token: string) => agents.byToken(token) }
+    : options.auth;
   const kit: RouteKit = {
     options,
     startedAt: clock().getTime(),
     guard(role) {
-      const check = requireRole(role, options.auth, clock);
+      const check = requireRole(role, auth, clock);
       if (!byToken) return check;
       return (c, next) =>
         check(c, async () => {
@@ -60,6 +67,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   app.route("/", fleetRoutes(kit));
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
   app.route("/", welcomeRoute(kit));
+  if (agents) app.route("/", agentRoutes(kit, agents, auth));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

@@ -11,6 +11,8 @@ export interface Variables {
   token?: string;
   /** The one service a `logs` token may write (set by the guard); absent or null: any. */
   logService?: string | null;
+  /** The enrolled agent whose own token passed the guard. */
+  agentId?: number;
 }
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

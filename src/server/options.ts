@@ -1,4 +1,6 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
+
+import type { AgentStore } from "./agents/agent-store.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { LogStore } from "./logs/log-store.ts";
 import type { Store } from "./store/types.ts";
@@ -25,6 +27,8 @@ export interface AppOptions {
   bodyTimeoutMs?: number;
   /** Central logs (POST/GET /logs); null leaves those routes out. */
   logs?: LogStore | null;
+  /** Enrolled agents (register, inventory, health); null leaves those routes out. */
+  agents?: AgentStore | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

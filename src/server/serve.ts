@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
+import { AgentStore } from "./agents/agent-store.ts";
 import { createApp } from "./app.ts";
 import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
@@ -12,6 +13,7 @@ import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
 import { type OpenLogs, openLogs } from "./logs/open.ts";
+import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -100,6 +102,8 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     trustProxy: settings.trustProxy,
     nextReportIn: settings.nextReportIn,
     logs: logs.store,
+    // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
+    agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
   });
   let server: ReturnType<typeof Bun.serve>;
   try {

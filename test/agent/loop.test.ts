@@ -148,18 +148,25 @@ describe("Agent.cycle", () => {
     expect(sent.slice(-3)).toEqual(collector.ids);
   });
 
-  test("401/403 keep the spooled reports for when the token is fixed", async () => {
+  test("401/403 keep the spooled reports, and the new one, for when the token is fixed", async () => {
     const { agent, spool, answers, clock, signal } = await setup();
     answers.splice(0, answers.length, down);
     await agent.cycle(signal);
     clock.t += 60_000;
     answers.splice(0, answers.length, refused(401));
-    expect((await agent.cycle(signal)).report).toBe("rejected");
-    expect(spool.size).toBe(1);
+    expect((await agent.cycle(signal)).report).toBe("spooled");
+    expect(spool.size).toBe(2);
     answers.splice(0, answers.length, delivered);
     clock.t += 60_000;
     expect((await agent.cycle(signal)).report).toBe("delivered");
     expect(spool.size).toBe(0);
+  });
+
+  test("a 401 with an empty spool keeps the report too (a revoked token loses nothing)", async () => {
+    const { agent, spool, answers, signal } = await setup();
+    answers.splice(0, answers.length, refused(403));
+    expect((await agent.cycle(signal)).report).toBe("spooled");
+    expect(spool.size).toBe(1);
   });
 
   test("a report that fails the schema is neither sent nor spooled", async () => {

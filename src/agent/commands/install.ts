@@ -15,6 +15,7 @@ const INSTALLED = [
   "url",
   "interval",
   "token",
+  "enrollToken",
   "ca",
   "noCommandLines",
   "timeout",
@@ -39,7 +40,7 @@ function agentSpec(args: Record<string, unknown>, host: Pick<Host, "platform" | 
     if (raw === undefined) continue;
     const flag = SETTINGS[name].flag;
     const value = parseSetting(name, { raw, where: `--${flag}`, base: host.cwd });
-    if (name === "url" || name === "token") continue;
+    if (name === "url" || name === "token" || name === "enrollToken") continue;
     if (name === "ca") extra.push(`--${flag}`, { file: resolveOn(host, String(raw)), name: "ca" });
     else if (name === "noCommandLines") {
       if (value === true) extra.push(`--${flag}`);
@@ -51,7 +52,13 @@ function agentSpec(args: Record<string, unknown>, host: Pick<Host, "platform" | 
   return {
     ...baseSpec,
     args: (stateDir) => ["run", "--url", url, ...extra, "--spool", stateDir],
-    secrets: token ? [{ env: "RELEVO_TOKEN", value: token }] : [],
+    secrets: [
+      ...(token ? [{ env: "RELEVO_TOKEN", value: token }] : []),
+      // The service registers itself at its first start, as its own user, into its own state directory.
+      ...(flags.enrollToken !== undefined
+        ? [{ env: "RELEVO_ENROLL_TOKEN", value: String(flags.enrollToken) }]
+        : []),
+    ],
   };
 }
 

@@ -7,6 +7,8 @@ import { errorMessage } from "../../shared/errors.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { runAgent } from "../agent.ts";
 import { createCollector } from "../collect/index.ts";
+import { enroll } from "../enroll.ts";
+import { identityPath, readIdentity } from "../identity.ts";
 import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
 import { collectorOptions } from "./_collector.ts";
 
@@ -18,7 +20,7 @@ export default defineCommand({
       type: "boolean",
       description: "One report (after the spool), then exit; non-zero if not delivered",
     },
-    ...settingArgs(["token", "spool", "ca", "timeout", "spoolMaxReports", "spoolMaxBytes"]),
+    ...settingArgs(["token", "enrollToken", "spool", "ca", "timeout", "spoolMaxReports", "spoolMaxBytes"]),
     ...commonArgs,
   },
   async run({ args }) {
@@ -35,6 +37,25 @@ export default defineCommand({
       }
     }
     const log = logger("agent");
+    // Enrolled (relevo-agent register): reports carry the agent id, uploads its own token unless --token.
+    let identity = readIdentity(identityPath(settings.spoolDir));
+    if (!identity && settings.enrollToken) {
+      // First start of an installed agent: register now. If that fails, reports go unenrolled (and wait in
+      // the spool if the server wants a token); the next start tries again.
+      try {
+        identity = await enroll({
+          uploadUrl,
+          spoolDir: settings.spoolDir,
+          timeoutS: settings.timeoutS,
+          enrollToken: settings.enrollToken,
+          ca,
+        });
+        log.success(`registered as agent ${identity.agent_id}`);
+      } catch (error) {
+        log.error(`could not register: ${errorMessage(error)}; reporting without an agent id for now`);
+      }
+    }
+    const token = settings.token ?? identity?.token;
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals) => {
       log.info(`${signal}: finishing the current step`);
@@ -44,9 +65,12 @@ export default defineCommand({
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
     try {
-      const collector = createCollector(await collectorOptions(process.platform, settings.commandLines));
+      const collector = createCollector({
+        ...(await collectorOptions(process.platform, settings.commandLines)),
+        agentId: identity ? String(identity.agent_id) : null,
+      });
       const result = await runAgent(
-        { ...settings, uploadUrl },
+        { ...settings, uploadUrl, token },
         { collector, now: Date.now, random: Math.random, ca, log },
         { once: args.once === true, signal: controller.signal },
       );

@@ -12,9 +12,17 @@ export type AuthMode = "off" | "if-tokens" | "required";
 export interface AuthOptions {
   mode: AuthMode;
   registry: TokenRegistry | null;
+  /** An enrolled agent's own token: the agent id it belongs to, or null. Such a token may upload. */
+  agentToken?: ((token: string) => number | null) | null;
 }
 
-const SCHEME = /^(?:Bearer|Token)\s+(\S{1,512})\s*$/i;
+// JWT: the integration guide's second way of sending an agent's token (relevo mints no JWTs; it is a name).
+const SCHEME = /^(?:Bearer|Token|JWT)\s+(\S{1,512})\s*$/i;
+
+/** The token an Authorization header carries, if it carries one in a scheme we take. */
+export function presentedToken(header: string | undefined): string | undefined {
+  return SCHEME.exec(header ?? "")?.[1];
+}
 
 /** Headers only a proxy adds: such a request comes from somewhere else, whatever the TCP peer says. */
 const PROXY_HEADERS = ["forwarded", "x-forwarded-for", "x-real-ip", "via"];
@@ -37,7 +45,7 @@ export function requireRole(
     const { registry } = auth;
     if (openToAll(auth, (name) => c.req.header(name))) return next();
     const challenge = { "www-authenticate": 'Bearer realm="relevo"' };
-    const presented = SCHEME.exec(c.req.header("authorization") ?? "")?.[1];
+    const presented = presentedToken(c.req.header("authorization"));
     if (!presented) {
       throw new ApiError(
         401,
@@ -48,6 +56,12 @@ export function requireRole(
       );
     }
     const entry = registry?.verify(presented, clock()) ?? null;
+    const agentId = !entry && role === "ingest" ? (auth.agentToken?.(presented) ?? null) : null;
+    if (agentId !== null) {
+      c.set("agentId", agentId);
+      c.set("token", `agent-${agentId}`);
+      return next();
+    }
     if (!entry)
       throw new ApiError(
         401,

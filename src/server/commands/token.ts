@@ -20,7 +20,7 @@ const dataArg = {
 } as const satisfies ArgsDef;
 
 /** The data directory named by --data, which must exist: the server creates it, the token commands do not. */
-function dataDir(value: string): string {
+export function dataDir(value: string): string {
   const dir = resolve(value);
   let isDir = false;
   try {
@@ -40,7 +40,7 @@ const create = defineCommand({
   meta: {
     name: "create",
     description:
-      "Create a token (ingest: agents upload reports and logs; read: may query; logs: writes one service's logs)",
+      "Create a token (ingest: agents upload reports and logs; read: may query; logs: writes one service's logs; enroll: may register agents)",
   },
   args: {
     ...dataArg,

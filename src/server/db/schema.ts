@@ -30,4 +30,29 @@ export const MIGRATIONS: readonly Migration[] = [
       db.run("CREATE UNIQUE INDEX logs_entry_id ON logs (entry_id) WHERE entry_id IS NOT NULL");
     },
   },
+  {
+    version: 2,
+    name: "agents",
+    up(db) {
+      // Enrolled agents. Times are milliseconds since the epoch, UTC; the token is kept as its SHA-256 only.
+      // AUTOINCREMENT: a revoked agent's id is never handed to another machine.
+      db.run(`CREATE TABLE agents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine_id TEXT,
+        hostname TEXT NOT NULL,
+        os_type TEXT NOT NULL,
+        os_version TEXT NOT NULL,
+        version TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        last_ip TEXT,
+        token_hash TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'revoked'))
+      )`);
+      db.run("CREATE UNIQUE INDEX agents_machine_id ON agents (machine_id) WHERE machine_id IS NOT NULL");
+      db.run("CREATE INDEX agents_host_os ON agents (hostname, os_type) WHERE machine_id IS NULL");
+      db.run("CREATE UNIQUE INDEX agents_token ON agents (token_hash)");
+      db.run("CREATE INDEX agents_state ON agents (state, id)");
+    },
+  },
 ];

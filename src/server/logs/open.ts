@@ -18,6 +18,8 @@ interface OpenLogsOptions {
 }
 
 export interface OpenLogs {
+  /** relevo.db itself, for the other tables kept there (agents), written through the same `writer`. */
+  db: Database;
   store: LogStore;
   retention: LogRetention;
   writer: GroupCommit;
@@ -58,6 +60,7 @@ export function openLogs(dataDir: string, options: OpenLogsOptions): OpenLogs {
   const retention = new LogRetention(store, { clock: options.clock });
   retention.start();
   return {
+    db: state.db,
     store,
     retention,
     writer,

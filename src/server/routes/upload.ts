@@ -35,6 +35,11 @@ export function uploadRoute(kit: RouteKit): Hono<AppEnv> {
       const body = await readCapped(c.req.raw, options.maxBody, options.bodyTimeoutMs);
       const report = intake({ body, gzip: encoding === "gzip", maxBody: options.maxBody });
       const stored = await options.store.append(report, ip);
+      // An enrolled agent's own token: it was heard from now.
+      const agentId = c.get("agentId");
+      if (agentId !== undefined && options.agents) {
+        await options.agents.touch(agentId, ip, report.summary.agent_version || null, options.clock());
+      }
       const answer: UploadAnswer = {
         ok: true,
         duplicate: stored.duplicate,

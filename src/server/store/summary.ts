@@ -34,5 +34,6 @@ export function summarize(element: unknown, ip: string): HostSummary {
     last_seen: str(report.received_at),
     last_report_id: str(report.report_id),
     agent_version: str(obj(report.agent).version),
+    agent_id: str(obj(report.agent).id) || null,
   };
 }

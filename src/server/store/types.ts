@@ -30,6 +30,8 @@ export interface HostSummary {
   last_seen: string;
   last_report_id: string;
   agent_version: string;
+  /** The enrolled agent's id (report.agent.id), null when the report came from an agent not enrolled. */
+  agent_id: string | null;
 }
 
 export interface DayFilter {

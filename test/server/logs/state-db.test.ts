@@ -42,8 +42,8 @@ describe("openStateDb", () => {
     openStateDb(dir, { now }).close();
     const next: Migration = {
       version: MIGRATIONS.length + 1,
-      name: "agents",
-      up: (db) => db.run("CREATE TABLE agents (id TEXT PRIMARY KEY)"),
+      name: "next",
+      up: (db) => db.run("CREATE TABLE next_step (id TEXT PRIMARY KEY)"),
     };
     const state = openStateDb(dir, { now, migrations: [...MIGRATIONS, next] });
     expect(state.migrated).toEqual([next.version]);
@@ -52,7 +52,7 @@ describe("openStateDb", () => {
         .query("SELECT name FROM schema_migrations ORDER BY version")
         .all()
         .map((r) => (r as { name: string }).name),
-    ).toEqual([...MIGRATIONS.map((m) => m.name), "agents"]);
+    ).toEqual([...MIGRATIONS.map((m) => m.name), "next"]);
     state.close();
   });
 

@@ -1,0 +1,48 @@
+// `relevo-agent register --url URL --enroll-token T`: enrolls this machine once and keeps the agent id and
+// its own token in the spool directory, where `run` finds them. Registering again (same machine) keeps the
+// id and replaces the token.
+import { readFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import { UsageError } from "../../shared/cli.ts";
+import { errorMessage } from "../../shared/errors.ts";
+import { logger, setLogLevel } from "../../shared/log.ts";
+import { enroll, serverBase } from "../enroll.ts";
+import { identityPath } from "../identity.ts";
+import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
+
+export default defineCommand({
+  meta: {
+    name: "register",
+    description: "Enroll this machine with the server; run then uses its own id and token",
+  },
+  args: {
+    ...settingArgs(["url", "enrollToken", "spool", "ca", "timeout"]),
+    ...commonArgs,
+  },
+  async run({ args }) {
+    setLogLevel(args.verbose ? 4 : 3);
+    const settings = await loadSettings(args);
+    if (!settings.uploadUrl) {
+      throw new UsageError('register needs --url (or RELEVO_URL, or "url" in the config file)');
+    }
+    let ca: string | undefined;
+    if (settings.caFile) {
+      try {
+        ca = readFileSync(settings.caFile, "utf8");
+      } catch (error) {
+        throw new UsageError(`cannot read the CA file ${settings.caFile}: ${errorMessage(error)}`);
+      }
+    }
+    const identity = await enroll({
+      uploadUrl: settings.uploadUrl,
+      spoolDir: settings.spoolDir,
+      timeoutS: settings.timeoutS,
+      enrollToken: settings.enrollToken,
+      ca,
+    });
+    logger("agent").success(
+      `registered as agent ${identity.agent_id} with ${serverBase(settings.uploadUrl).origin}; identity kept in ${identityPath(settings.spoolDir)}`,
+    );
+    console.log(identity.agent_id);
+  },
+});
