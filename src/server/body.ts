@@ -129,3 +129,31 @@ function wellFormed(value: unknown): unknown {
   }
   return out;
 }
+
+/** Content-Type must be JSON and Content-Encoding identity or gzip (415 otherwise); whether it is gzip. */
+export function jsonEncoding(request: Request, what: string): { gzip: boolean } {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(415, "unsupported_media_type", `send ${what} as Content-Type: application/json`);
+  }
+  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "gzip") {
+    throw new ApiError(
+      415,
+      "unsupported_encoding",
+      `Content-Encoding ${encoding} is not supported; use gzip`,
+    );
+  }
+  return { gzip: encoding === "gzip" };
+}
+
+/** A JSON body: its headers checked, read under the size and time caps, inflated, shape-checked, parsed. */
+export async function readJsonBody(
+  request: Request,
+  what: string,
+  caps: { limit: number; timeoutMs: number; top?: TopLevel },
+): Promise<unknown> {
+  const { gzip } = jsonEncoding(request, what);
+  const raw = await readCapped(request, caps.limit, caps.timeoutMs);
+  return parseJson(gzip ? gunzip(raw, caps.limit, caps.top) : raw, caps.top);
+}

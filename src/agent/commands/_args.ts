@@ -1,8 +1,11 @@
 // The agent's flags, made from the settings' one definition, and turning them plus the process's environment
 // into settings.
 // This file and the commands are the only places that read process.env, the platform and the home directory.
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import type { ArgsDef } from "citty";
+import { UsageError } from "../../shared/cli.ts";
+import { errorMessage } from "../../shared/errors.ts";
 import { readEnvFile } from "../../shared/service/env-file.ts";
 import { agentPaths, isPrivileged } from "../paths.ts";
 import {
@@ -90,4 +93,14 @@ export async function loadSettings(args: Flags): Promise<AgentSettings> {
 export function str(value: Flags[string]): string | undefined {
   if (Array.isArray(value)) return value.at(-1);
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
+}
+
+/** The --ca file's PEM text, or undefined without one; a file that cannot be read is a usage error. */
+export function readCa(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read the CA file ${path}: ${errorMessage(error)}`);
+  }
 }

@@ -2,15 +2,13 @@
 // as the message, each line of stdin is an entry, sent in batches of up to 500 as lines arrive (so
 // `tail -f | relevo-agent log ... -` works). What the server cannot take now is kept in the spool and sent by
 // `relevo-agent run`; the command still exits 0 then (with a warning), since the entries are safe.
-import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import * as v from "valibot";
 import { UsageError } from "../../shared/cli.ts";
-import { errorMessage } from "../../shared/errors.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { type LogEntryInput, ServiceSchema, SeveritySchema } from "../../shared/logs.ts";
 import { BATCH_ENTRIES, LogShipper, makeEntry } from "../log-shipper.ts";
-import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
+import { commonArgs, loadSettings, readCa, settingArgs } from "./_args.ts";
 
 export default defineCommand({
   meta: {
@@ -47,14 +45,7 @@ export default defineCommand({
     const settings = await loadSettings(args);
     const uploadUrl = settings.uploadUrl;
     if (!uploadUrl) throw new UsageError('log needs --url (or RELEVO_URL, or "url" in the config file)');
-    let ca: string | undefined;
-    if (settings.caFile) {
-      try {
-        ca = readFileSync(settings.caFile, "utf8");
-      } catch (error) {
-        throw new UsageError(`cannot read the CA file ${settings.caFile}: ${errorMessage(error)}`);
-      }
-    }
+    const ca = readCa(settings.caFile);
     const fields = { service: service.output, severity: severity.output };
     const shipper = new LogShipper({ settings: { ...settings, uploadUrl }, ca, now: Date.now, log });
     let bad = 0;

@@ -1,14 +1,12 @@
 // `relevo-agent register --url URL --enroll-token T`: enrolls this machine once and keeps the agent id and
 // its own token in the spool directory, where `run` finds them. Registering again (same machine) keeps the
 // id and replaces the token.
-import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { UsageError } from "../../shared/cli.ts";
-import { errorMessage } from "../../shared/errors.ts";
 import { logger, setLogLevel } from "../../shared/log.ts";
 import { enroll, serverBase } from "../enroll.ts";
 import { identityPath } from "../identity.ts";
-import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
+import { commonArgs, loadSettings, readCa, settingArgs } from "./_args.ts";
 
 export default defineCommand({
   meta: {
@@ -25,14 +23,7 @@ export default defineCommand({
     if (!settings.uploadUrl) {
       throw new UsageError('register needs --url (or RELEVO_URL, or "url" in the config file)');
     }
-    let ca: string | undefined;
-    if (settings.caFile) {
-      try {
-        ca = readFileSync(settings.caFile, "utf8");
-      } catch (error) {
-        throw new UsageError(`cannot read the CA file ${settings.caFile}: ${errorMessage(error)}`);
-      }
-    }
+    const ca = readCa(settings.caFile);
     const identity = await enroll({
       uploadUrl: settings.uploadUrl,
       spoolDir: settings.spoolDir,

@@ -1,6 +1,5 @@
 // `relevo-agent run --url URL`: collect, send, repeat (or once with --once). SIGTERM and SIGINT stop it
 // cleanly: the report in hand goes to the spool, the collector is closed, the spool lock released, exit 0.
-import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { UsageError } from "../../shared/cli.ts";
 import { errorMessage } from "../../shared/errors.ts";
@@ -9,7 +8,7 @@ import { runAgent } from "../agent.ts";
 import { createCollector } from "../collect/index.ts";
 import { enroll } from "../enroll.ts";
 import { identityPath, readIdentity } from "../identity.ts";
-import { commonArgs, loadSettings, settingArgs } from "./_args.ts";
+import { commonArgs, loadSettings, readCa, settingArgs } from "./_args.ts";
 import { collectorOptions } from "./_collector.ts";
 
 export default defineCommand({
@@ -28,14 +27,7 @@ export default defineCommand({
     const settings = await loadSettings(args);
     const uploadUrl = settings.uploadUrl;
     if (!uploadUrl) throw new UsageError('run needs --url (or RELEVO_URL, or "url" in the config file)');
-    let ca: string | undefined;
-    if (settings.caFile) {
-      try {
-        ca = readFileSync(settings.caFile, "utf8");
-      } catch (error) {
-        throw new UsageError(`cannot read the CA file ${settings.caFile}: ${errorMessage(error)}`);
-      }
-    }
+    const ca = readCa(settings.caFile);
     const log = logger("agent");
     // Enrolled (relevo-agent register): reports carry the agent id, uploads its own token unless --token.
     let identity = readIdentity(identityPath(settings.spoolDir));

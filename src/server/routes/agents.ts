@@ -2,7 +2,7 @@
 // GET /api/updates/check (the agent itself: X-Agent-ID and its own token), GET /api/agents/{id}/health,
 // and the operator's GET /api/agents[/{id}] (read). An unknown id, or a token that is not that agent's,
 // is 401 `Invalid agent`, whoever is asking.
-import type { Context, Hono, MiddlewareHandler } from "hono";
+import type { Hono, MiddlewareHandler } from "hono";
 import { Hono as HonoApp } from "hono";
 import * as v from "valibot";
 import {
@@ -19,7 +19,7 @@ import { newerRelease, parseSemver, type Release } from "../../shared/semver.ts"
 import type { AgentStore } from "../agents/agent-store.ts";
 import { inventoryReport } from "../agents/inventory-report.ts";
 import { type AuthOptions, openToAll, presentedToken } from "../auth/guard.ts";
-import { gunzip, parseJson, readCapped } from "../body.ts";
+import { readJsonBody } from "../body.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, type ErrorDetail } from "../http-error.ts";
 import { prepareReport } from "../intake.ts";
@@ -51,23 +51,6 @@ function agentIdParam(text: string | undefined, where: string): number {
     throw new ApiError(400, "bad_agent_id", `${where} must be an agent id (a whole number from 1)`);
   }
   return Number(text.trim());
-}
-
-async function jsonBody(c: Context<AppEnv>, limit: number, timeoutMs: number): Promise<unknown> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
-  }
-  const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
-  if (encoding !== "identity" && encoding !== "gzip") {
-    throw new ApiError(
-      415,
-      "unsupported_encoding",
-      `Content-Encoding ${encoding} is not supported; use gzip`,
-    );
-  }
-  const raw = await readCapped(c.req.raw, limit, timeoutMs);
-  return parseJson(encoding === "gzip" ? gunzip(raw, limit) : raw);
 }
 
 export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions): Hono<AppEnv> {
@@ -109,7 +92,10 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
   app.route(
     "/",
     endpoint(kit, { method: "POST", path: "/api/agents/register", role: "enroll" }, async (c) => {
-      const body = await jsonBody(c, MAX_REGISTER_BODY, bodyTimeoutMs);
+      const body = await readJsonBody(c.req.raw, "the body", {
+        limit: MAX_REGISTER_BODY,
+        timeoutMs: bodyTimeoutMs,
+      });
       const parsed = v.safeParse(RegisterRequestSchema, body);
       if (!parsed.success) {
         throw new ApiError(
@@ -140,7 +126,7 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
       async (c) => {
         const id = c.get("agentId") as number;
         const version = (c.req.header("x-agent-version") ?? "").trim();
-        const body = await jsonBody(c, maxBody, bodyTimeoutMs);
+        const body = await readJsonBody(c.req.raw, "the body", { limit: maxBody, timeoutMs: bodyTimeoutMs });
         const parsed = v.safeParse(InventorySchema, body);
         if (!parsed.success) {
           throw new ApiError(422, "invalid_inventory", "the inventory is not valid", issuesOf(parsed.issues));

@@ -11,7 +11,7 @@ import {
   MAX_ENTRIES_PER_POST,
   SEVERITY_LEVEL,
 } from "../../shared/logs.ts";
-import { gunzip, parseJson, readCapped } from "../body.ts";
+import { readJsonBody } from "../body.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, type ErrorDetail } from "../http-error.ts";
 import { BadCursorError, type LogStore, type NewLogEntry } from "../logs/log-store.ts";
@@ -23,22 +23,12 @@ export function logsRoutes(kit: RouteKit, logs: LogStore): Hono<AppEnv> {
   const { clock, maxBody, bodyTimeoutMs } = kit.options;
 
   const write = async (c: Context<AppEnv>) => {
-    const type = c.req.header("content-type") ?? "";
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new ApiError(415, "unsupported_media_type", "send log entries as Content-Type: application/json");
-    }
-    const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
-    if (encoding !== "identity" && encoding !== "gzip") {
-      throw new ApiError(
-        415,
-        "unsupported_encoding",
-        `Content-Encoding ${encoding} is not supported; use gzip`,
-      );
-    }
-    const raw = await readCapped(c.req.raw, maxBody, bodyTimeoutMs);
     // One entry or a list of them: the shape check lets a top-level list through here.
-    const top = "object-or-list";
-    const body = parseJson(encoding === "gzip" ? gunzip(raw, maxBody, top) : raw, top);
+    const body = await readJsonBody(c.req.raw, "log entries", {
+      limit: maxBody,
+      timeoutMs: bodyTimeoutMs,
+      top: "object-or-list",
+    });
     const entries = checkBatch(body, c.get("logService") ?? null);
     const { stored, duplicates } = await logs.insert(entries, clock());
     return c.json({ ok: true as const, accepted: stored + duplicates, duplicates }, 201);

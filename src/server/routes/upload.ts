@@ -1,9 +1,8 @@
 // POST /upload: one report, JSON or gzip JSON, from an `ingest` token.
 import type { Hono } from "hono";
 import type { UploadAnswer } from "../../shared/api.ts";
-import { readCapped } from "../body.ts";
+import { jsonEncoding, readCapped } from "../body.ts";
 import type { AppEnv } from "../env.ts";
-import { ApiError } from "../http-error.ts";
 import { intake } from "../intake.ts";
 import { capUploads } from "../limits.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
@@ -15,25 +14,10 @@ export function uploadRoute(kit: RouteKit): Hono<AppEnv> {
     kit,
     { method: "POST", path: "/upload", role: "ingest" },
     async (c) => {
-      const type = c.req.header("content-type") ?? "";
-      if (!/^application\/json\s*(;|$)/i.test(type)) {
-        throw new ApiError(
-          415,
-          "unsupported_media_type",
-          "send the report as Content-Type: application/json",
-        );
-      }
-      const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
-      if (encoding !== "identity" && encoding !== "gzip") {
-        throw new ApiError(
-          415,
-          "unsupported_encoding",
-          `Content-Encoding ${encoding} is not supported; use gzip`,
-        );
-      }
+      const { gzip } = jsonEncoding(c.req.raw, "the report");
       const ip = c.get("clientIp");
       const body = await readCapped(c.req.raw, options.maxBody, options.bodyTimeoutMs);
-      const report = intake({ body, gzip: encoding === "gzip", maxBody: options.maxBody });
+      const report = intake({ body, gzip, maxBody: options.maxBody });
       const stored = await options.store.append(report, ip);
       // An enrolled agent's own token: it was heard from now.
       const agentId = c.get("agentId");
