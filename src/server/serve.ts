@@ -135,8 +135,14 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   serveLog.info("stopping: finishing in-flight uploads");
   // A client trickling a body (or holding a connection open) must not hold the stop past a bound: what has
   // arrived by then is answered; the rest is cut, and the agents retry it.
-  const drained = server.stop().then(() => false);
-  if (await Promise.race([drained, Bun.sleep(DRAIN_MS).then(() => true)])) {
+  // A cleared timer, not Bun.sleep: a pending sleep would hold the exit for the whole bound.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<boolean>((expire) => {
+    timer = setTimeout(() => expire(true), DRAIN_MS);
+  });
+  const forced = await Promise.race([server.stop().then(() => false), deadline]);
+  clearTimeout(timer);
+  if (forced) {
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
