@@ -325,6 +325,8 @@ describe("crash recovery", () => {
       expect((await repaired.hosts())[0]?.ip).toBe("10.0.0.2");
       await repaired.close();
       open.splice(0);
+      // One image per cut point: tens of thousands of folders (with their kept originals) otherwise.
+      rmSync(image, { recursive: true, force: true });
     }
   });
 
