@@ -12,6 +12,7 @@ import { createCollector } from "../../../src/agent/collect/index.ts";
 import { WTS_TYPE_SOURCE } from "../../../src/agent/collect/users.ts";
 import { checkReport, type Report } from "../../../src/shared/report.ts";
 import { NO_PWSH_REASON, PWSH, PWSH_ENV, pwshArgv } from "../../helpers/pwsh.ts";
+import { RECORDED_SESSIONS } from "./_fixtures.ts";
 
 const CIM = join(import.meta.dir, "..", "..", "fixtures", "windows", "cim");
 const NOW = new Date("2026-11-23T09:00:05.000Z");
@@ -98,40 +99,7 @@ describe.skipIf(!PWSH)(`the Windows collectors under a real pwsh${label}`, () =>
   });
 
   test("sessions: WTS ones with domain and state, and one OpenSSH session for carol's sshd and its sftp child", () => {
-    expect(report.users).toEqual([
-      {
-        name: "Administrator",
-        terminal: "Console",
-        host: "",
-        login_at: "2026-11-20T06:15:10.390Z",
-        domain: "WEB01",
-        state: "active",
-      },
-      {
-        name: "alice",
-        terminal: "RDP-Tcp#3",
-        host: "203.0.113.25",
-        login_at: "2026-11-22T08:14:03.828Z",
-        domain: "CORP",
-        state: "active",
-      },
-      {
-        name: "bob",
-        terminal: "session 3",
-        host: "198.51.100.7",
-        login_at: "2026-11-21T17:40:55.015Z",
-        domain: "CORP",
-        state: "disconnected",
-      },
-      {
-        name: "carol",
-        terminal: "ssh",
-        host: "2001:db8:5::40",
-        login_at: "2026-11-23T08:41:19.234Z",
-        domain: "CORP",
-        state: "active",
-      },
-    ] as unknown as Report["users"]);
+    expect(report.users).toEqual(RECORDED_SESSIONS as unknown as Report["users"]);
   });
 
   test("processes: owners, parents, start times and command lines; no System Idle Process", () => {

@@ -16,7 +16,7 @@ import {
 import { parseWindowsSystem, WINDOWS_SYSTEM_COMMAND } from "../../../src/agent/collect/system.ts";
 import { parseWindowsSessions, WINDOWS_USERS_COMMAND } from "../../../src/agent/collect/users.ts";
 import { checkReport, type Report } from "../../../src/shared/report.ts";
-import { windowsOutput } from "./_fixtures.ts";
+import { RECORDED_SESSIONS, windowsOutput } from "./_fixtures.ts";
 
 const NOW = new Date("2026-11-23T09:00:05.000Z");
 
@@ -127,40 +127,7 @@ describe("parseWindowsSessions", () => {
   test("lists the console, RDP sessions with client address, domain and state, and OpenSSH sessions", () => {
     expect(parseWindowsSessions(windowsOutput("users"))).toEqual({
       sshError: "",
-      sessions: [
-        {
-          name: "Administrator",
-          terminal: "Console",
-          host: "",
-          login_at: "2026-11-20T06:15:10.390Z",
-          domain: "WEB01",
-          state: "active",
-        },
-        {
-          name: "alice",
-          terminal: "RDP-Tcp#3",
-          host: "203.0.113.25",
-          login_at: "2026-11-22T08:14:03.828Z",
-          domain: "CORP",
-          state: "active",
-        },
-        {
-          name: "bob",
-          terminal: "session 3",
-          host: "198.51.100.7",
-          login_at: "2026-11-21T17:40:55.015Z",
-          domain: "CORP",
-          state: "disconnected",
-        },
-        {
-          name: "carol",
-          terminal: "ssh",
-          host: "2001:db8:5::40",
-          login_at: "2026-11-23T08:41:19.234Z",
-          domain: "CORP",
-          state: "active",
-        },
-      ],
+      sessions: RECORDED_SESSIONS,
     });
   });
 
