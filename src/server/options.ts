@@ -1,8 +1,8 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
-import type { AgentStore } from "./agents/agent-store.ts";
+import type { Agents } from "./agents/agent-store.ts";
 import type { AuthOptions } from "./auth/guard.ts";
-import type { LogStore } from "./logs/log-store.ts";
+import type { Logs } from "./logs/log-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -26,9 +26,9 @@ export interface AppOptions {
   /** A body must arrive within this long (default 30 s), or the upload gets 408. */
   bodyTimeoutMs?: number;
   /** Central logs (POST/GET /logs); null leaves those routes out. */
-  logs?: LogStore | null;
+  logs?: Logs | null;
   /** Enrolled agents (register, inventory, health); null leaves those routes out. */
-  agents?: AgentStore | null;
+  agents?: Agents | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

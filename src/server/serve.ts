@@ -5,16 +5,19 @@ import { resolve } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
-import { AgentStore } from "./agents/agent-store.ts";
+import { AgentStore, type Agents } from "./agents/agent-store.ts";
 import { createApp } from "./app.ts";
 import type { AuthMode } from "./auth/guard.ts";
-import { TokenRegistry } from "./auth/tokens.ts";
+import { type TokenCheck, TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
-import { type OpenLogs, openLogs } from "./logs/open.ts";
+import type { Logs } from "./logs/log-store.ts";
+import { openLogs } from "./logs/open.ts";
+import { redactUrl, type TlsMode } from "./pg/connect.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
+import type { Store } from "./store/types.ts";
 
 const serveLog = logger("server");
 /** How long SIGTERM waits for open requests before closing their connections. */
@@ -38,6 +41,90 @@ interface ServeSettings {
   /** Central logs: 0 keeps everything / no size bound. */
   logsRetentionDays: number;
   logsMaxBytes: number;
+  /** PostgreSQL instead of the data directory: reports, logs, agents and tokens shared by several servers. */
+  database?: { url: string; tls?: TlsMode; caFile?: string; statementTimeoutMs?: number };
+}
+
+/** What the server keeps, from the data directory or from PostgreSQL, and how to close it. */
+interface Backend {
+  store: Store;
+  logs: Logs;
+  agents: Agents;
+  registry: TokenCheck;
+  /** For the start line. */
+  where: string;
+  close(): Promise<void>;
+}
+
+/** Throws when the server would listen where anyone could read the inventory without a token. */
+type TokenGate = (registry: TokenCheck, hint: string) => void;
+
+async function openEmbedded(settings: ServeSettings, gate: TokenGate): Promise<Backend> {
+  const dataDir = resolve(settings.dataDir);
+  // Reports name hosts, users and processes: the directory is for the server alone.
+  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const registry = new TokenRegistry(dataDir);
+  gate(registry, `--data ${dataDir}`);
+  const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
+  try {
+    const logs = openLogs(dataDir, {
+      retentionDays: settings.logsRetentionDays,
+      maxBytes: settings.logsMaxBytes,
+      clock: () => new Date(),
+    });
+    return {
+      store,
+      logs: logs.store,
+      // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
+      agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
+      registry,
+      where: `data ${dataDir}, fsync ${settings.fsync}`,
+      async close() {
+        await logs.close();
+        await store.close();
+        registry.flushUsage();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+async function openDatabase(
+  settings: ServeSettings,
+  database: NonNullable<ServeSettings["database"]>,
+  gate: TokenGate,
+): Promise<Backend> {
+  if (settings.logsMaxBytes > 0) {
+    throw new UsageError(
+      "--logs-max-bytes does not go with --database (PostgreSQL frees deleted rows' space only on VACUUM); bound the logs by --logs-retention-days",
+    );
+  }
+  // Loaded only here: a server on the data directory never loads the PostgreSQL backend.
+  const { openPgBackend } = await import("./pg/open.ts");
+  const pg = await openPgBackend({
+    ...database,
+    clock: () => new Date(),
+    dayZone: settings.dayZone,
+    logsRetentionDays: settings.logsRetentionDays,
+    staleAfterMs: 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000,
+  });
+  const where = redactUrl(database.url);
+  try {
+    gate(pg.tokens, `--database ${where}`);
+  } catch (error) {
+    await pg.close();
+    throw error;
+  }
+  return {
+    store: pg.store,
+    logs: pg.logs,
+    agents: pg.agents,
+    registry: pg.tokens,
+    where: `database ${where}`,
+    close: () => pg.close(),
+  };
 }
 
 function isLoopback(host: string): boolean {
@@ -56,20 +143,6 @@ export function parseTrustProxy(value: string | undefined): string[] {
 }
 
 export async function serve(settings: ServeSettings, signal: AbortSignal): Promise<void> {
-  const dataDir = resolve(settings.dataDir);
-  // Reports name hosts, users and processes: the directory is for the server alone.
-  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const registry = new TokenRegistry(dataDir);
-  const loopback = isLoopback(settings.host);
-  const proxied = settings.trustProxy.length > 0;
-  if ((!loopback || proxied) && !settings.noAuth && registry.count === 0) {
-    const where = loopback ? "behind a proxy (--trust-proxy)" : `on ${settings.host}`;
-    throw new UsageError(
-      `refusing to listen ${where} with no API token: anyone could read the inventory. Create tokens with\n` +
-        `  relevo-server token create --role ingest --data ${dataDir}\n  relevo-server token create --role read --data ${dataDir}\n` +
-        "or pass --no-auth to serve without tokens on purpose",
-    );
-  }
   if ((settings.tlsCert === undefined) !== (settings.tlsKey === undefined)) {
     throw new UsageError("--tls-cert and --tls-key go together");
   }
@@ -77,18 +150,21 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     settings.tlsCert && settings.tlsKey
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
-  const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
-  let logs: OpenLogs;
-  try {
-    logs = openLogs(dataDir, {
-      retentionDays: settings.logsRetentionDays,
-      maxBytes: settings.logsMaxBytes,
-      clock: () => new Date(),
-    });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
+  const loopback = isLoopback(settings.host);
+  const proxied = settings.trustProxy.length > 0;
+  const gate: TokenGate = (registry, hint) => {
+    if ((loopback && !proxied) || settings.noAuth || registry.count > 0) return;
+    const where = loopback ? "behind a proxy (--trust-proxy)" : `on ${settings.host}`;
+    throw new UsageError(
+      `refusing to listen ${where} with no API token: anyone could read the inventory. Create tokens with\n` +
+        `  relevo-server token create --role ingest ${hint}\n  relevo-server token create --role read ${hint}\n` +
+        "or pass --no-auth to serve without tokens on purpose",
+    );
+  };
+  const backend = settings.database
+    ? await openDatabase(settings, settings.database, gate)
+    : await openEmbedded(settings, gate);
+  const { store, registry } = backend;
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
@@ -101,25 +177,23 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     maxBody: settings.maxBody,
     trustProxy: settings.trustProxy,
     nextReportIn: settings.nextReportIn,
-    logs: logs.store,
-    // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
-    agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
+    logs: backend.logs,
+    agents: backend.agents,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
-    await logs.close();
-    await store.close();
+    await backend.close();
     throw error;
   }
-  if (settings.fsync === "never") {
+  if (settings.fsync === "never" && !settings.database) {
     serveLog.warn(
       "--fsync never: reports are acknowledged before they are on disk; a power loss can lose them",
     );
   }
   serveLog.info(
-    `relevo-server ${VERSION} listening on ${tls ? "https" : "http"}://${server.hostname}:${server.port} (data ${dataDir}, fsync ${settings.fsync})`,
+    `relevo-server ${VERSION} listening on ${tls ? "https" : "http"}://${server.hostname}:${server.port} (${backend.where})`,
   );
   if (mode === "off") serveLog.warn("--no-auth: anyone who reaches this port can upload and read");
   else if (mode === "if-tokens" && !registry.required) {
@@ -129,7 +203,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       "no API token left (tokens existed here before): every request needs one (relevo-server token create --role ingest|read)",
     );
   }
-  const flush = setInterval(() => registry.flushUsage(), 30_000);
+  const flush = setInterval(() => void registry.flushUsage(), 30_000);
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
@@ -146,9 +220,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
-  await logs.close();
-  await store.close();
   clearInterval(flush);
-  registry.flushUsage();
+  await backend.close();
   serveLog.info("stopped");
 }

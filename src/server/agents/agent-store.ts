@@ -12,7 +12,7 @@ const agentsLog = logger("agents");
 
 const PREFIX = "rlva_";
 
-interface Row {
+export interface AgentRow {
   id: number;
   machine_id: string | null;
   hostname: string;
@@ -25,14 +25,52 @@ interface Row {
   state: "active" | "revoked";
 }
 
-const COLUMNS =
+export const AGENT_COLUMNS =
   "id, machine_id, hostname, os_type, os_version, version, first_seen, last_seen, last_ip, state";
 
 export function hashAgentToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
-export class AgentStore {
+/** What the routes need of the enrolled agents, from relevo.db (AgentStore) or PostgreSQL (PgAgentStore). */
+export interface Agents {
+  /** Registers or re-registers a machine; the new token is returned once and only its hash is kept. */
+  register(
+    request: RegisterRequest,
+    ip: string,
+    now: Date,
+  ): Promise<{ id: number; token: string; renewed: boolean }>;
+  /** The active agent this token belongs to. */
+  byToken(token: string): number | null | Promise<number | null>;
+  get(id: number, now: Date): AgentRecord | null | Promise<AgentRecord | null>;
+  list(
+    query: AgentListQuery,
+    now: Date,
+  ): { total: number; agents: AgentRecord[] } | Promise<{ total: number; agents: AgentRecord[] }>;
+  /** Notes a report from the agent; never throws. */
+  touch(id: number, ip: string, version: string | null, now: Date): Promise<void>;
+  revoke(id: number): Promise<boolean>;
+}
+
+/** An agent's row as an API record: stale once `staleAfterMs` passed since it was last seen. */
+export function agentRecord(row: AgentRow, now: Date, staleAfterMs: number): AgentRecord {
+  const stale = now.getTime() - row.last_seen > staleAfterMs;
+  return {
+    id: row.id,
+    machine_id: row.machine_id,
+    hostname: row.hostname,
+    os_type: row.os_type,
+    os_version: row.os_version,
+    version: row.version,
+    first_seen: new Date(row.first_seen).toISOString(),
+    last_seen: new Date(row.last_seen).toISOString(),
+    last_ip: row.last_ip,
+    state: row.state,
+    health: stale ? "stale" : "ok",
+  };
+}
+
+export class AgentStore implements Agents {
   constructor(
     private readonly db: Database,
     /** null: write directly (the CLI, which has no concurrent requests to group). */
@@ -112,7 +150,7 @@ export class AgentStore {
   }
 
   get(id: number, now: Date): AgentRecord | null {
-    const row = this.db.query(`SELECT ${COLUMNS} FROM agents WHERE id = ?`).get(id) as Row | null;
+    const row = this.db.query(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`).get(id) as AgentRow | null;
     return row ? this.#record(row, now) : null;
   }
 
@@ -128,8 +166,8 @@ export class AgentStore {
     const total = (this.db.query(`SELECT count(*) AS n FROM agents ${where}`).get(...params) as { n: number })
       .n;
     const rows = this.db
-      .query(`SELECT ${COLUMNS} FROM agents ${where} ORDER BY id LIMIT ? OFFSET ?`)
-      .all(...params, query.limit, query.offset) as Row[];
+      .query(`SELECT ${AGENT_COLUMNS} FROM agents ${where} ORDER BY id LIMIT ? OFFSET ?`)
+      .all(...params, query.limit, query.offset) as AgentRow[];
     return { total, agents: rows.map((row) => this.#record(row, now)) };
   }
 
@@ -156,20 +194,7 @@ export class AgentStore {
     );
   }
 
-  #record(row: Row, now: Date): AgentRecord {
-    const stale = now.getTime() - row.last_seen > this.staleAfterMs;
-    return {
-      id: row.id,
-      machine_id: row.machine_id,
-      hostname: row.hostname,
-      os_type: row.os_type,
-      os_version: row.os_version,
-      version: row.version,
-      first_seen: new Date(row.first_seen).toISOString(),
-      last_seen: new Date(row.last_seen).toISOString(),
-      last_ip: row.last_ip,
-      state: row.state,
-      health: stale ? "stale" : "ok",
-    };
+  #record(row: AgentRow, now: Date): AgentRecord {
+    return agentRecord(row, now, this.staleAfterMs);
   }
 }

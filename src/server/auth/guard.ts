@@ -5,15 +5,15 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
-import type { Role, TokenRegistry } from "./tokens.ts";
+import type { Role, TokenCheck } from "./tokens.ts";
 
 export type AuthMode = "off" | "if-tokens" | "required";
 
 export interface AuthOptions {
   mode: AuthMode;
-  registry: TokenRegistry | null;
+  registry: TokenCheck | null;
   /** An enrolled agent's own token: the agent id it belongs to, or null. Such a token may upload. */
-  agentToken?: ((token: string) => number | null) | null;
+  agentToken?: ((token: string) => number | null | Promise<number | null>) | null;
 }
 
 // JWT: the integration guide's second way of sending an agent's token (relevo mints no JWTs; it is a name).
@@ -56,7 +56,7 @@ export function requireRole(
       );
     }
     const entry = registry?.verify(presented, clock()) ?? null;
-    const agentId = !entry && role === "ingest" ? (auth.agentToken?.(presented) ?? null) : null;
+    const agentId = !entry && role === "ingest" ? ((await auth.agentToken?.(presented)) ?? null) : null;
     if (agentId !== null) {
       c.set("agentId", agentId);
       c.set("token", `agent-${agentId}`);

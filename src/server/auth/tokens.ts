@@ -57,7 +57,7 @@ export function tokensPath(dataDir: string): string {
   return join(dataDir, TOKENS_FILE);
 }
 
-function hashToken(token: string): Buffer {
+export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
@@ -135,9 +135,22 @@ export function createToken(
   /** `service`: required for, and only for, `logs`. `value`: a token brought from elsewhere. */
   more: { service?: string; value?: string } = {},
 ): { entry: TokenEntry; token: string } {
+  const token = newTokenValue(role, name, more);
+  const entry = updateTokens(dataDir, (tokens) => {
+    const entry = tokenEntry(tokens, role, name, token, now, more.service);
+    return { tokens: [...tokens, entry], result: entry };
+  });
+  return { entry, token };
+}
+
+/** Checks a token request (whatever keeps the tokens) and returns the token itself. */
+export function newTokenValue(
+  role: Role,
+  name: string | undefined,
+  { service, value }: { service?: string; value?: string },
+): string {
   if (name !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(name))
     throw new Error(`token names are 1-64 letters, digits, ".", "_" or "-"`);
-  const { service, value } = more;
   if (role === "logs" && service === undefined)
     throw new Error("a logs token is bound to one service: add --service NAME");
   if (role !== "logs" && service !== undefined)
@@ -149,27 +162,33 @@ export function createToken(
       `a token brought with --value-stdin must be ${MIN_TOKEN_LENGTH}-512 characters without spaces (got ${value.length})`,
     );
   // 256 random bits; the prefix makes a leaked token easy to recognise in logs and secret scanners.
-  const token = value ?? `${PREFIX}${randomBytes(32).toString("base64url")}`;
-  const entry = updateTokens(dataDir, (tokens) => {
-    const chosen = name ?? nextName(tokens, role);
-    if (tokens.some((t) => t.name === chosen)) throw new Error(`a token named "${chosen}" exists already`);
-    const hash = hashToken(token).toString("hex");
-    // Two entries with one hash would make the token mean two things.
-    if (tokens.some((t) => t.hash === hash))
-      throw new Error("this token exists already (under another name)");
-    const entry: TokenEntry = {
-      name: chosen,
-      role,
-      hash,
-      created_at: now.toISOString(),
-      ...(service !== undefined ? { service } : {}),
-    };
-    return { tokens: [...tokens, entry], result: entry };
-  });
-  return { entry, token };
+  return value ?? `${PREFIX}${randomBytes(32).toString("base64url")}`;
 }
 
-function nextName(tokens: TokenEntry[], role: Role): string {
+/** The new entry among the existing `tokens`: its name chosen or checked, its hash unique. */
+export function tokenEntry(
+  tokens: readonly TokenEntry[],
+  role: Role,
+  name: string | undefined,
+  token: string,
+  now: Date,
+  service: string | undefined,
+): TokenEntry {
+  const chosen = name ?? nextName(tokens, role);
+  if (tokens.some((t) => t.name === chosen)) throw new Error(`a token named "${chosen}" exists already`);
+  const hash = hashToken(token).toString("hex");
+  // Two entries with one hash would make the token mean two things.
+  if (tokens.some((t) => t.hash === hash)) throw new Error("this token exists already (under another name)");
+  return {
+    name: chosen,
+    role,
+    hash,
+    created_at: now.toISOString(),
+    ...(service !== undefined ? { service } : {}),
+  };
+}
+
+function nextName(tokens: readonly TokenEntry[], role: Role): string {
   for (let n = 1; ; n++) if (!tokens.some((t) => t.name === `${role}-${n}`)) return `${role}-${n}`;
 }
 
@@ -189,8 +208,27 @@ export function readUsage(dataDir: string): Record<string, string> {
   }
 }
 
+/** What the auth guard asks of the tokens, kept in tokens.json (TokenRegistry) or PostgreSQL (PgTokens). */
+export interface TokenCheck {
+  readonly count: number;
+  /** True once tokens have existed (now or ever): no request goes without one. */
+  readonly required: boolean;
+  /** The entry whose hash matches, compared in constant time against every stored hash. */
+  verify(token: string, now: Date): TokenEntry | null;
+  /** Writes last-use times (now and then, and at shutdown). */
+  flushUsage(): void | Promise<void>;
+}
+
+/** Constant-time lookup of a token among entries with their hash digests. */
+export function matchToken<T extends { digest: Buffer }>(entries: readonly T[], token: string): T | null {
+  const digest = hashToken(token);
+  let match: T | null = null;
+  for (const entry of entries) if (timingSafeEqual(digest, entry.digest)) match = entry;
+  return match;
+}
+
 /** The server's view of the token file: reread when it changes, checked at most every `recheckMs`. */
-export class TokenRegistry {
+export class TokenRegistry implements TokenCheck {
   private entries: Array<TokenEntry & { digest: Buffer }> = [];
   private stamp = "";
   private checkedAt = 0;
@@ -247,9 +285,7 @@ export class TokenRegistry {
   /** The entry whose hash matches, compared in constant time against every stored hash. */
   verify(token: string, now: Date): TokenEntry | null {
     this.reload(false);
-    const digest = hashToken(token);
-    let match: TokenEntry | null = null;
-    for (const entry of this.entries) if (timingSafeEqual(digest, entry.digest)) match = entry;
+    const match = matchToken(this.entries, token);
     if (match) {
       this.used.set(match.name, now.toISOString());
       this.usageDirty = true;

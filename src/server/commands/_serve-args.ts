@@ -58,5 +58,25 @@ export const serveArgs = {
     default: "0",
     description: "Delete the oldest log entries while relevo.db uses more than this (0: no bound)",
   },
+  // PostgreSQL instead of the data directory (several servers behind a load balancer on one database).
+  database: {
+    type: "string",
+    description:
+      "postgres://user@host:5432/db: keep reports, logs, agents and tokens there (or RELEVO_DATABASE_URL; password from the URL, PGPASSWORD or a PGPASSFILE)",
+  },
+  "database-tls": {
+    type: "enum",
+    options: ["disable", "prefer", "require", "verify-ca", "verify-full"],
+    description: "TLS to PostgreSQL (default: the URL's sslmode, else none)",
+  },
+  "database-ca": {
+    type: "string",
+    description: "PEM CA file that signed PostgreSQL's certificate (verify-full)",
+  },
+  "database-statement-timeout": {
+    type: "string",
+    default: "10",
+    description: "Seconds any one database statement may run before it is cancelled",
+  },
   verbose: { type: "boolean", description: "Debug logs and stack traces" },
 } as const satisfies ArgsDef;

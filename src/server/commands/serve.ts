@@ -3,7 +3,29 @@
 import { defineCommand } from "citty";
 import { intFlag } from "../../shared/cli.ts";
 import { setLogLevel } from "../../shared/log.ts";
+import type { TlsMode } from "../pg/connect.ts";
 import { serveArgs } from "./_serve-args.ts";
+
+/** --database (or RELEVO_DATABASE_URL) and its TLS and timeout flags; undefined: the data directory. */
+function databaseFlags(
+  args: {
+    database?: string;
+    "database-tls"?: string;
+    "database-ca"?: string;
+    "database-statement-timeout"?: string;
+  },
+  fromEnv: string | undefined,
+) {
+  const url = args.database ?? (fromEnv || undefined);
+  if (url === undefined) return undefined;
+  return {
+    url,
+    tls: args["database-tls"] as TlsMode | undefined,
+    caFile: args["database-ca"],
+    statementTimeoutMs:
+      (intFlag("database-statement-timeout", args["database-statement-timeout"], 1, 3600) ?? 10) * 1000,
+  };
+}
 
 export default defineCommand({
   meta: { name: "serve", description: "Receive reports and answer queries (the default command)" },
@@ -36,6 +58,7 @@ export default defineCommand({
           bodyTimeoutMs: (intFlag("body-timeout", args["body-timeout"], 1, 3600) ?? 30) * 1000,
           logsRetentionDays: intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30,
           logsMaxBytes: intFlag("logs-max-bytes", args["logs-max-bytes"], 0, Number.MAX_SAFE_INTEGER) ?? 0,
+          database: databaseFlags(args, process.env.RELEVO_DATABASE_URL),
         },
         controller.signal,
       );

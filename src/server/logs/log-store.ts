@@ -54,7 +54,18 @@ export interface LogStoreOptions {
   problem?: string;
 }
 
-export class LogStore {
+/** What the log routes and retention need, from relevo.db (LogStore) or PostgreSQL (PgLogStore). */
+export interface Logs {
+  readonly retentionDays: number;
+  readonly maxBytes: number;
+  insert(entries: readonly NewLogEntry[], received: Date): Promise<{ stored: number; duplicates: number }>;
+  /** Throws BadCursorError for a cursor of other filters or not made here. */
+  query(query: LogQuery): LogPage | Promise<LogPage>;
+  trim(now: Date, chunk: number): Promise<number>;
+  health(): LogHealth | Promise<LogHealth>;
+}
+
+export class LogStore implements Logs {
   readonly retentionDays: number;
   readonly maxBytes: number;
   #entries: number;

@@ -3,7 +3,7 @@
 // transaction and the loop yields between chunks, so ingest never waits behind a long delete.
 import { errorMessage } from "../../shared/errors.ts";
 import { logger } from "../../shared/log.ts";
-import type { LogStore } from "./log-store.ts";
+import type { Logs } from "./log-store.ts";
 
 const retentionLog = logger("logs");
 
@@ -23,7 +23,7 @@ export class LogRetention {
   #stopped = false;
 
   constructor(
-    private readonly store: LogStore,
+    private readonly store: Logs,
     private readonly options: RetentionOptions,
   ) {}
 

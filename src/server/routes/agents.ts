@@ -16,7 +16,7 @@ import {
 } from "../../shared/agents.ts";
 import { checkReport } from "../../shared/report.ts";
 import { newerRelease, parseSemver, type Release } from "../../shared/semver.ts";
-import type { AgentStore } from "../agents/agent-store.ts";
+import type { Agents } from "../agents/agent-store.ts";
 import { inventoryReport } from "../agents/inventory-report.ts";
 import { type AuthOptions, openToAll, presentedToken } from "../auth/guard.ts";
 import { readJsonBody } from "../body.ts";
@@ -53,7 +53,7 @@ function agentIdParam(text: string | undefined, where: string): number {
   return Number(text.trim());
 }
 
-export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions): Hono<AppEnv> {
+export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): Hono<AppEnv> {
   const { clock, store, maxBody, bodyTimeoutMs } = kit.options;
   const interval = kit.options.nextReportIn ?? DEFAULT_INTERVAL_S;
   const app = new HonoApp<AppEnv>();
@@ -77,12 +77,12 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
     const id = Number(idHeader.trim());
     const token = presentedToken(c.req.header("authorization"));
     if (token !== undefined) {
-      const owner = agents.byToken(token);
+      const owner = await agents.byToken(token);
       if (owner === null) throw invalidAgent("Authorization", "the token is not an active agent's token");
       if (owner !== id) throw invalidAgent("X-Agent-ID", "the token belongs to another agent");
     } else if (!openToAll(auth, (name) => c.req.header(name))) {
       throw invalidAgent("Authorization", "send the agent's token as Authorization: Bearer <token>");
-    } else if (agents.get(id, clock())?.state !== "active") {
+    } else if ((await agents.get(id, clock()))?.state !== "active") {
       throw invalidAgent("X-Agent-ID", "no active agent has this id");
     }
     c.set("agentId", id);
@@ -132,7 +132,7 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
           throw new ApiError(422, "invalid_inventory", "the inventory is not valid", issuesOf(parsed.issues));
         }
         if (parsed.output.agent_id !== id) throw invalidAgent("agent_id", "agent_id differs from X-Agent-ID");
-        const agent = agents.get(id, clock());
+        const agent = await agents.get(id, clock());
         if (!agent) throw invalidAgent("X-Agent-ID", "no agent has this id");
         const ip = c.get("clientIp");
         const report = inventoryReport(parsed.output, {
@@ -191,7 +191,7 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
     if (token === undefined) {
       throw new ApiError(401, "unauthorized", "send a token as Authorization: Bearer <token>");
     }
-    if (agents.byToken(token) === id) return next();
+    if ((await agents.byToken(token)) === id) return next();
     const entry = auth.registry?.verify(token, clock()) ?? null;
     if (!entry) throw new ApiError(401, "unauthorized", "the token is not valid (revoked or mistyped)");
     if (entry.role !== "read") {
@@ -205,10 +205,10 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
     endpoint(
       kit,
       { method: "GET", path: "/api/agents/:id/health", role: null },
-      (c) => {
+      async (c) => {
         const id = agentIdParam(c.req.param("id"), "the path's agent id");
         const now = clock();
-        const agent = agents.get(id, now);
+        const agent = await agents.get(id, now);
         const server_time = now.toISOString();
         if (!agent) {
           const unknown: AgentHealth = { status: "unknown", server_time, message: "Agent not registered" };
@@ -236,7 +236,7 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
       {
         method: "GET",
         role: "read",
-        handler: (c) => {
+        handler: async (c) => {
           const query = v.safeParse(AgentListQuerySchema, c.req.query());
           if (!query.success) {
             throw new ApiError(
@@ -246,7 +246,7 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
               issuesOf(query.issues),
             );
           }
-          const { total, agents: page } = agents.list(query.output, clock());
+          const { total, agents: page } = await agents.list(query.output, clock());
           return c.json({
             count: page.length,
             total,
@@ -261,9 +261,9 @@ export function agentRoutes(kit: RouteKit, agents: AgentStore, auth: AuthOptions
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/api/agents/:id", role: "read" }, (c) => {
+    endpoint(kit, { method: "GET", path: "/api/agents/:id", role: "read" }, async (c) => {
       const id = agentIdParam(c.req.param("id"), "the path's agent id");
-      const agent = agents.get(id, clock());
+      const agent = await agents.get(id, clock());
       if (!agent) throw new ApiError(404, "not_found", `no agent ${id} was ever registered`);
       return c.json(agent);
     }),

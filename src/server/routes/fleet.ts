@@ -25,7 +25,7 @@ export function fleetRoutes(kit: RouteKit): Hono<AppEnv> {
         version,
         uptime_s: Math.max(0, Math.round((clock().getTime() - kit.startedAt) / 1000)),
         store: health,
-        ...(kit.options.logs ? { logs: kit.options.logs.health() } : {}),
+        ...(kit.options.logs ? { logs: await kit.options.logs.health() } : {}),
       };
       return c.json(answer);
     }),

@@ -14,12 +14,12 @@ import {
 import { readJsonBody } from "../body.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, type ErrorDetail } from "../http-error.ts";
-import { BadCursorError, type LogStore, type NewLogEntry } from "../logs/log-store.ts";
+import { BadCursorError, type Logs, type NewLogEntry } from "../logs/log-store.ts";
 import { type RouteKit, resource } from "./_endpoint.ts";
 
 const MAX_DETAILS = 100;
 
-export function logsRoutes(kit: RouteKit, logs: LogStore): Hono<AppEnv> {
+export function logsRoutes(kit: RouteKit, logs: Logs): Hono<AppEnv> {
   const { clock, maxBody, bodyTimeoutMs } = kit.options;
 
   const write = async (c: Context<AppEnv>) => {
@@ -34,7 +34,7 @@ export function logsRoutes(kit: RouteKit, logs: LogStore): Hono<AppEnv> {
     return c.json({ ok: true as const, accepted: stored + duplicates, duplicates }, 201);
   };
 
-  const read = (c: Context<AppEnv>) => {
+  const read = async (c: Context<AppEnv>) => {
     const query = v.safeParse(LogQuerySchema, queryParams(new URL(c.req.url).searchParams));
     if (!query.success) {
       throw new ApiError(
@@ -55,7 +55,7 @@ export function logsRoutes(kit: RouteKit, logs: LogStore): Hono<AppEnv> {
       );
     }
     try {
-      return c.json(logs.query(query.output));
+      return c.json(await logs.query(query.output));
     } catch (error) {
       if (error instanceof BadCursorError) throw new ApiError(400, "bad_cursor", error.message);
       throw error;

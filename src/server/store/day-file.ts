@@ -23,6 +23,15 @@ export function parseDayFileName(name: string): { ip: string; date: string } | n
 }
 
 export const EMPTY_DAY = "[\n]\n";
+
+/**
+ * One day-file element as the store writes it: report_id, received_at and source_ip first (the client's own
+ * values for those never count), then the report's JSON object text. Every backend stores this text.
+ */
+export function elementLine(id: string, receivedAt: string, ip: string, json: string): string {
+  const head = `{"report_id":${JSON.stringify(id)},"received_at":"${receivedAt}","source_ip":"${ip}"`;
+  return json.length > 2 ? `${head},${json.slice(1)}` : `${head}}`;
+}
 export const OPEN = "[\n";
 export const CLOSE = "\n]\n";
 const encoder = new TextEncoder();

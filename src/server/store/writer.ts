@@ -6,7 +6,7 @@
 // lost to a power cut, the report reappears: at least once, never lost).
 import { type DayZone, dayOf } from "../day.ts";
 import type { Catalog } from "./catalog.ts";
-import { afterAppend, type DayFile, dayFileName, nextOffset } from "./day-file.ts";
+import { afterAppend, type DayFile, dayFileName, elementLine, nextOffset } from "./day-file.ts";
 import type { JournalWriter } from "./journal-writer.ts";
 import type { OpenDayFiles } from "./open-files.ts";
 import { type PreparedReport, type Stored, type StoreUnavailableError, unavailable } from "./types.ts";
@@ -19,7 +19,7 @@ const encoder = new TextEncoder();
  * is answered as a duplicate instead of being stored in both days. Later retries are stored again (at
  * least once, never lost).
  */
-const RETRY_WINDOW_MS = 6 * 60 * 60 * 1000;
+export const RETRY_WINDOW_MS = 6 * 60 * 60 * 1000;
 
 /** What the writer asks of the store's state: whether it takes writes, and how to report a failed fsync. */
 interface WriteGate {
@@ -175,9 +175,7 @@ export class Writer {
         continue;
       }
       // report_id first, so the store can read ids back from each line's start without parsing the report.
-      const head = `{"report_id":${JSON.stringify(item.report.id)},"received_at":"${receivedAt}","source_ip":"${item.ip}"`;
-      const rest = item.report.json;
-      const bytes = encoder.encode(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
+      const bytes = encoder.encode(elementLine(item.report.id, receivedAt, item.ip, item.report.json));
       try {
         journal.record(name, nextOffset(next), item.report.id, bytes);
       } catch (error) {

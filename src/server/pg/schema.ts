@@ -1,0 +1,118 @@
+// Every migration of the PostgreSQL backend, in order. Append new steps at the end; never edit a released one.
+// The tables mirror what the embedded backend keeps: day files (reports), relevo.db (logs, agents) and
+// tokens.json.
+import type { PgMigration } from "./migrate.ts";
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: "reports",
+    async up(sql) {
+      // The order reports arrived in, across every server: a day's elements come out in this order.
+      await sql`CREATE SEQUENCE reports_seq`;
+      // One row per stored report, in one partition per day (created ahead, see partitions.ts), so
+      // retention and the archive drop or detach whole days. `element` is the day-file element exactly as
+      // the file store writes it (text, not jsonb: jsonb reorders keys and drops duplicates, so /query would
+      // not be byte for byte the same). The key makes a retry through another server a duplicate.
+      await sql`CREATE TABLE reports (
+        day date NOT NULL,
+        source_ip text NOT NULL,
+        report_id text NOT NULL,
+        seq bigint NOT NULL DEFAULT nextval('reports_seq'),
+        received_at text COLLATE "C" NOT NULL,
+        element text NOT NULL,
+        hostname text NOT NULL,
+        os_platform text NOT NULL,
+        cpu_load_percent double precision NOT NULL,
+        memory_total_bytes double precision NOT NULL,
+        memory_available_bytes double precision NOT NULL,
+        process_count double precision NOT NULL,
+        agent_version text NOT NULL,
+        agent_id text,
+        PRIMARY KEY (source_ip, day, report_id)
+      ) PARTITION BY RANGE (day)`;
+      await sql`CREATE INDEX reports_ip_seq ON reports (source_ip, day, seq)`;
+      // What the file store knows from its directory listing: one row per day file, kept up to date by the
+      // same statement that inserts, so /files and /query's 404 never count rows.
+      await sql`CREATE TABLE report_days (
+        source_ip text NOT NULL,
+        day date NOT NULL,
+        reports bigint NOT NULL,
+        element_bytes bigint NOT NULL,
+        PRIMARY KEY (source_ip, day)
+      )`;
+      await sql`CREATE INDEX report_days_day ON report_days (day)`;
+      // The latest summary per host, as /hosts returns it (JSON text of HostSummary).
+      await sql`CREATE TABLE hosts (
+        source_ip text PRIMARY KEY,
+        last_seen text NOT NULL,
+        summary text NOT NULL
+      )`;
+    },
+  },
+  {
+    version: 2,
+    name: "central logs",
+    async up(sql) {
+      // As in relevo.db: times in microseconds since the epoch, UTC; severity as its number.
+      await sql`CREATE TABLE logs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ts bigint NOT NULL,
+        received bigint NOT NULL,
+        service text NOT NULL,
+        level smallint NOT NULL,
+        message text NOT NULL,
+        host text,
+        attributes text,
+        entry_id text
+      )`;
+      await sql`CREATE INDEX logs_ts ON logs (ts, id)`;
+      await sql`CREATE INDEX logs_service_ts ON logs (service, ts, id)`;
+      await sql`CREATE INDEX logs_level_ts ON logs (level, ts, id)`;
+      await sql`CREATE INDEX logs_received ON logs (received)`;
+      await sql`CREATE UNIQUE INDEX logs_entry_id ON logs (entry_id) WHERE entry_id IS NOT NULL`;
+    },
+  },
+  {
+    version: 3,
+    name: "agents",
+    async up(sql) {
+      // Times in milliseconds since the epoch; the token as its SHA-256 only; ids never handed out twice.
+      await sql`CREATE TABLE agents (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        machine_id text,
+        hostname text NOT NULL,
+        os_type text NOT NULL,
+        os_version text NOT NULL,
+        version text NOT NULL,
+        first_seen bigint NOT NULL,
+        last_seen bigint NOT NULL,
+        last_ip text,
+        token_hash text NOT NULL,
+        state text NOT NULL CHECK (state IN ('active', 'revoked'))
+      )`;
+      await sql`CREATE UNIQUE INDEX agents_machine_id ON agents (machine_id) WHERE machine_id IS NOT NULL`;
+      await sql`CREATE INDEX agents_host_os ON agents (hostname, os_type) WHERE machine_id IS NULL`;
+      await sql`CREATE UNIQUE INDEX agents_token ON agents (token_hash)`;
+      await sql`CREATE INDEX agents_state ON agents (state, id)`;
+    },
+  },
+  {
+    version: 4,
+    name: "tokens",
+    async up(sql) {
+      // tokens.json as a table: SHA-256 hashes only. auth_required is the `auth-required` marker: once a
+      // token has existed, the servers on this database always ask for one.
+      await sql`CREATE TABLE tokens (
+        name text PRIMARY KEY,
+        role text NOT NULL,
+        hash text NOT NULL UNIQUE,
+        created_at text NOT NULL,
+        service text,
+        last_used_at text,
+        CHECK ((role = 'logs') = (service IS NOT NULL))
+      )`;
+      await sql`CREATE TABLE relevo_settings (key text PRIMARY KEY, value text NOT NULL)`;
+    },
+  },
+];
