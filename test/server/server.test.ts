@@ -4,129 +4,172 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { forEachBackend } from "../helpers/backends.ts";
 import { jsonOf } from "../helpers/json.ts";
 import { sampleReport } from "../helpers/report.ts";
 import { BUN, REPO, type RunningServer, startServer, tempDir } from "../helpers/server.ts";
 
-let server: RunningServer;
-let dayFile: string;
 const ct = { "content-type": "application/json" };
 
-beforeAll(async () => {
-  server = await startServer(["--max-body", String(1024 * 1024)]);
-  const res = await fetch(`${server.url}/upload`, {
-    method: "POST",
-    headers: ct,
-    body: JSON.stringify(sampleReport()),
+forEachBackend((backend) => {
+  let server: RunningServer;
+  let dayFile: string;
+  /** What is stored: the day file's bytes, or the same day as /query answers it from PostgreSQL. */
+  const snapshot = async () =>
+    backend.name === "file"
+      ? readFileSync(dayFile).toString("utf8")
+      : await (await fetch(`${server.url}/query?ip=127.0.0.1`)).text();
+
+  beforeAll(async () => {
+    server = await startServer(["--max-body", String(1024 * 1024), ...(await backend.serverArgs())]);
+    const res = await fetch(`${server.url}/upload`, {
+      method: "POST",
+      headers: ct,
+      body: JSON.stringify(sampleReport()),
+    });
+    expect(res.status).toBe(201);
+    dayFile = join(server.dataDir, (await jsonOf(res)).stored.file);
   });
-  expect(res.status).toBe(201);
-  dayFile = join(server.dataDir, (await jsonOf(res)).stored.file);
-});
 
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-});
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+  });
 
-describe("the server rejects bad input and keeps what it stored", () => {
-  const report = () => JSON.stringify(sampleReport());
-  const cases: Array<[string, () => RequestInit, number]> = [
-    ["truncated JSON", () => ({ method: "POST", headers: ct, body: report().slice(0, 500) }), 400],
-    ["an empty body", () => ({ method: "POST", headers: ct, body: "" }), 400],
-    [
-      "text/plain",
-      () => ({ method: "POST", headers: { "content-type": "text/plain" }, body: report() }),
-      415,
-    ],
-    ["no content type", () => ({ method: "POST", body: new Uint8Array([1, 2, 3]) }), 415],
-    [
-      "a schema violation",
-      () => ({ method: "POST", headers: ct, body: JSON.stringify({ ...sampleReport(), schema_version: 2 }) }),
-      422,
-    ],
-    [
-      "a too-long string",
-      () => ({
-        method: "POST",
-        headers: ct,
-        body: JSON.stringify({
-          ...sampleReport(),
-          host: { hostname: "x".repeat(10_000), fqdn: "", ips: [] },
+  describe("the server rejects bad input and keeps what it stored", () => {
+    const report = () => JSON.stringify(sampleReport());
+    const cases: Array<[string, () => RequestInit, number]> = [
+      ["truncated JSON", () => ({ method: "POST", headers: ct, body: report().slice(0, 500) }), 400],
+      ["an empty body", () => ({ method: "POST", headers: ct, body: "" }), 400],
+      [
+        "text/plain",
+        () => ({ method: "POST", headers: { "content-type": "text/plain" }, body: report() }),
+        415,
+      ],
+      ["no content type", () => ({ method: "POST", body: new Uint8Array([1, 2, 3]) }), 415],
+      [
+        "a schema violation",
+        () => ({
+          method: "POST",
+          headers: ct,
+          body: JSON.stringify({ ...sampleReport(), schema_version: 2 }),
         }),
-      }),
-      422,
-    ],
-    [
-      "a huge number",
-      () => ({
-        method: "POST",
-        headers: ct,
-        body: report().replace(/"total_bytes":\d+/, '"total_bytes":1e400'),
-      }),
-      422,
-    ],
-    [
-      "deep nesting",
-      () => ({ method: "POST", headers: ct, body: `{"x":${"[".repeat(50_000)}${"]".repeat(50_000)}}` }),
-      400,
-    ],
-    ["an oversized body", () => ({ method: "POST", headers: ct, body: "x".repeat(2 * 1024 * 1024) }), 413],
-    [
-      "a gzip bomb",
-      () => ({
-        method: "POST",
-        headers: { ...ct, "content-encoding": "gzip" },
-        body: gzipSync(Buffer.alloc(32 * 1024 * 1024)),
-      }),
-      413,
-    ],
-    [
-      "broken gzip",
-      () => ({
-        method: "POST",
-        headers: { ...ct, "content-encoding": "gzip" },
-        body: gzipSync(report()).subarray(0, 200),
-      }),
-      400,
-    ],
-    ["PUT", () => ({ method: "PUT", headers: ct, body: report() }), 405],
-  ];
-  for (const [what, init, status] of cases) {
-    test(`${what}: ${status} with a JSON error, day file unchanged`, async () => {
-      const before = readFileSync(dayFile);
-      const res = await fetch(`${server.url}/upload`, init());
-      expect(res.status).toBe(status);
-      const body = await jsonOf(res);
-      expect(typeof body.error.code).toBe("string");
-      expect(typeof body.error.message).toBe("string");
-      expect(readFileSync(dayFile)).toEqual(before);
-    });
-  }
+        422,
+      ],
+      [
+        "a too-long string",
+        () => ({
+          method: "POST",
+          headers: ct,
+          body: JSON.stringify({
+            ...sampleReport(),
+            host: { hostname: "x".repeat(10_000), fqdn: "", ips: [] },
+          }),
+        }),
+        422,
+      ],
+      [
+        "a huge number",
+        () => ({
+          method: "POST",
+          headers: ct,
+          body: report().replace(/"total_bytes":\d+/, '"total_bytes":1e400'),
+        }),
+        422,
+      ],
+      [
+        "deep nesting",
+        () => ({ method: "POST", headers: ct, body: `{"x":${"[".repeat(50_000)}${"]".repeat(50_000)}}` }),
+        400,
+      ],
+      ["an oversized body", () => ({ method: "POST", headers: ct, body: "x".repeat(2 * 1024 * 1024) }), 413],
+      [
+        "a gzip bomb",
+        () => ({
+          method: "POST",
+          headers: { ...ct, "content-encoding": "gzip" },
+          body: gzipSync(Buffer.alloc(32 * 1024 * 1024)),
+        }),
+        413,
+      ],
+      [
+        "broken gzip",
+        () => ({
+          method: "POST",
+          headers: { ...ct, "content-encoding": "gzip" },
+          body: gzipSync(report()).subarray(0, 200),
+        }),
+        400,
+      ],
+      ["PUT", () => ({ method: "PUT", headers: ct, body: report() }), 405],
+    ];
+    for (const [what, init, status] of cases) {
+      test(`${what}: ${status} with a JSON error, day file unchanged`, async () => {
+        const before = await snapshot();
+        const res = await fetch(`${server.url}/upload`, init());
+        expect(res.status).toBe(status);
+        const body = await jsonOf(res);
+        expect(typeof body.error.code).toBe("string");
+        expect(typeof body.error.message).toBe("string");
+        expect(await snapshot()).toEqual(before);
+      });
+    }
 
-  const paths = [
-    "/query?ip=..%2F..%2Fetc%2Fpasswd",
-    "/query?ip=127.0.0.1%00.json",
-    "/query?ip=127.0.0.1&date=2026-11-23%2F..%2F..",
-    "/query?ip=127.0.0.1&date=..%5C..%5Cwindows",
-    "/files?date=9999-99-99",
-  ];
-  for (const path of paths) {
-    test(`${path}: 400, nothing read from outside the store`, async () => {
-      const res = await fetch(`${server.url}${path}`);
-      expect(res.status).toBe(400);
-      expect((await jsonOf(res)).error).toBeDefined();
-    });
-  }
+    const paths = [
+      "/query?ip=..%2F..%2Fetc%2Fpasswd",
+      "/query?ip=127.0.0.1%00.json",
+      "/query?ip=127.0.0.1&date=2026-11-23%2F..%2F..",
+      "/query?ip=127.0.0.1&date=..%5C..%5Cwindows",
+      "/files?date=9999-99-99",
+    ];
+    for (const path of paths) {
+      test(`${path}: 400, nothing read from outside the store`, async () => {
+        const res = await fetch(`${server.url}${path}`);
+        expect(res.status).toBe(400);
+        expect((await jsonOf(res)).error).toBeDefined();
+      });
+    }
 
-  test("still serves the accepted report afterwards", async () => {
-    const res = await fetch(`${server.url}/query?ip=127.0.0.1`);
-    expect(res.status).toBe(200);
-    expect(await jsonOf(res)).toHaveLength(1);
-    expect((await jsonOf(await fetch(`${server.url}/health`))).status).toBe("ok");
+    test("still serves the accepted report afterwards", async () => {
+      const res = await fetch(`${server.url}/query?ip=127.0.0.1`);
+      expect(res.status).toBe(200);
+      expect(await jsonOf(res)).toHaveLength(1);
+      expect((await jsonOf(await fetch(`${server.url}/health`))).status).toBe("ok");
+    });
+  });
+  describe("process lifecycle", () => {
+    test("SIGTERM during uploads: in-flight writes finish, exit 0, nothing torn", async () => {
+      const args = await backend.serverArgs();
+      const s = await startServer(args);
+      const acked: string[] = [];
+      const uploads = Array.from({ length: 40 }, async () => {
+        const report = sampleReport();
+        try {
+          const res = await fetch(`${s.url}/upload`, {
+            method: "POST",
+            headers: ct,
+            body: JSON.stringify(report),
+          });
+          if (res.status === 201) acked.push(report.report_id);
+        } catch {}
+      });
+      await Bun.sleep(20);
+      expect(await s.stop("SIGTERM")).toBe(0);
+      await Promise.all(uploads);
+      const restarted = await startServer(args, s.dataDir);
+      const stored = (await jsonOf(await fetch(`${restarted.url}/query?ip=127.0.0.1`))) as {
+        report_id: string;
+      }[];
+      await restarted.stop();
+      const ids = new Set(stored.map((r) => r.report_id));
+      for (const id of acked) expect(ids.has(id)).toBe(true);
+      expect(ids.size).toBe(stored.length);
+    });
   });
 });
 
 describe("process lifecycle", () => {
   test("a second server on the same data directory refuses to start", async () => {
+    const server = await startServer();
     const proc = Bun.spawn(
       [BUN, join(REPO, "src/server/cli.ts"), "serve", "--port", "0", "--data", server.dataDir],
       {
@@ -135,35 +178,9 @@ describe("process lifecycle", () => {
       },
     );
     const code = await proc.exited;
+    await server.stop();
     expect(code).not.toBe(0);
     expect(await new Response(proc.stderr).text()).toContain("in use by another relevo-server");
-  });
-
-  test("SIGTERM during uploads: in-flight writes finish, exit 0, nothing torn", async () => {
-    const s = await startServer();
-    const acked: string[] = [];
-    const uploads = Array.from({ length: 40 }, async () => {
-      const report = sampleReport();
-      try {
-        const res = await fetch(`${s.url}/upload`, {
-          method: "POST",
-          headers: ct,
-          body: JSON.stringify(report),
-        });
-        if (res.status === 201) acked.push(report.report_id);
-      } catch {}
-    });
-    await Bun.sleep(20);
-    expect(await s.stop("SIGTERM")).toBe(0);
-    await Promise.all(uploads);
-    const restarted = await startServer([], s.dataDir);
-    const stored = (await jsonOf(await fetch(`${restarted.url}/query?ip=127.0.0.1`))) as {
-      report_id: string;
-    }[];
-    await restarted.stop();
-    const ids = new Set(stored.map((r) => r.report_id));
-    for (const id of acked) expect(ids.has(id)).toBe(true);
-    expect(ids.size).toBe(stored.length);
   });
 
   test("SIGTERM with a body trickling in: the stop is bounded, exit 0, the report before it kept", async () => {

@@ -137,7 +137,7 @@ export class PgLogStore implements Logs {
     all.push(query.limit + 1, query.offset);
     const direction = desc ? "DESC" : "ASC";
     const rows = await this.#read<Row>(
-      `SELECT ${COLUMNS} FROM logs WHERE ${clauses} ORDER BY ts ${direction}, id ${direction} LIMIT $${all.length - 1} OFFSET $${all.length}`,
+      `SELECT ${COLUMNS} FROM logs WHERE ${clauses} ORDER BY logs.ts ${direction}, logs.id ${direction} LIMIT $${all.length - 1} OFFSET $${all.length}`,
       all,
     );
     const logs: LogRecord[] = [];

@@ -103,7 +103,7 @@ describe("a token bound to a service", () => {
     const s = await setup();
     const post = boundApp(s, "reports");
     expect((await post(entry({ service: undefined }))).status).toBe(201);
-    expect(s.stored()[0]?.service).toBe("reports");
+    expect((await s.stored())[0]?.service).toBe("reports");
   });
 
   test("an entry naming another service gets 403 and nothing of the batch is stored", async () => {
@@ -112,7 +112,7 @@ describe("a token bound to a service", () => {
     const res = await post([entry(), entry({ service: "billing" })]);
     expect(res.status).toBe(403);
     expect((await jsonOf(res)).error.message).toContain("entries 1 name another");
-    expect(s.stored()).toHaveLength(0);
+    expect(await s.stored()).toHaveLength(0);
   });
 });
 
@@ -130,7 +130,7 @@ describe("retention", () => {
       chunk: 50,
     });
     expect(await retention.runToEnd()).toBe(720);
-    const left = s.stored().map((e) => e.message);
+    const left = (await s.stored()).map((e) => e.message);
     expect(left).toHaveLength(480);
     expect(left.every((m) => Number(m.slice(1, m.indexOf("-"))) >= 6)).toBe(true);
     const health = await jsonOf(await s.app.request("/health", {}, { ip: "127.0.0.1" }));
@@ -161,7 +161,7 @@ describe("retention", () => {
     expect(gone).toBeGreaterThan(0);
     expect(after.bytes).toBeLessThanOrEqual(400 * 1024);
     // The oldest went, the newest stayed.
-    const left = s.stored();
+    const left = await s.stored();
     expect(left.at(-1)?.message.startsWith("9-99 ")).toBe(true);
     expect(left.some((e) => e.message.startsWith("0-0 "))).toBe(false);
   });
@@ -181,7 +181,7 @@ describe("retention", () => {
     }
     await retention.stop();
     expect(acked.length).toBeGreaterThan(0);
-    expect(s.stored().every((e) => e.message === "fresh")).toBe(true);
+    expect((await s.stored()).every((e) => e.message === "fresh")).toBe(true);
   }, 30_000);
 });
 
@@ -198,11 +198,11 @@ describe("a full disk", () => {
     expect(res.status).toBe(503);
     expect((await jsonOf(res)).error.code).toBe("store_unavailable");
     expect(res.headers.get("retry-after")).toBe("30");
-    expect(s.stored()).toHaveLength(1);
+    expect(await s.stored()).toHaveLength(1);
     expect(s.logs.store.health()).toMatchObject({ writable: false });
     db.run("PRAGMA max_page_count = 1073741823");
     expect((await s.post(json(big))).status).toBe(201);
-    expect(s.stored()).toHaveLength(201);
+    expect(await s.stored()).toHaveLength(201);
     expect(s.logs.store.health().writable).toBe(true);
   });
 });
