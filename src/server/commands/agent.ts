@@ -2,17 +2,27 @@
 // kills the agent's token at once, also for a running server (it looks tokens up per request).
 import { type ArgsDef, defineCommand } from "citty";
 import { UsageError } from "../../shared/cli.ts";
-import { AgentStore } from "../agents/agent-store.ts";
+import { AgentStore, type Agents } from "../agents/agent-store.ts";
 import { openStateDb } from "../db/state-db.ts";
+import { PgAgentStore } from "../pg/agent-store.ts";
 import { DEFAULT_INTERVAL_S } from "../routes/agents.ts";
+import { databaseArg, databaseUrl, withDatabase } from "./_database.ts";
 import { dataDir } from "./token.ts";
 
 const dataArg = {
   data: { type: "string", default: "./data", description: "The server's data directory" },
+  ...databaseArg,
 } as const satisfies ArgsDef;
 
-function withAgents<T>(data: string, work: (agents: AgentStore) => Promise<T> | T): Promise<T> {
-  const state = openStateDb(dataDir(data), { now: new Date() });
+function withAgents<T>(
+  args: { data: string; database?: string },
+  work: (agents: Agents) => Promise<T> | T,
+): Promise<T> {
+  const url = databaseUrl(args);
+  if (url) {
+    return withDatabase(url, async (sql) => work(new PgAgentStore(sql, 3 * DEFAULT_INTERVAL_S * 1000)));
+  }
+  const state = openStateDb(dataDir(args.data), { now: new Date() });
   const agents = new AgentStore(state.db, null, 3 * DEFAULT_INTERVAL_S * 1000);
   return Promise.resolve(work(agents)).finally(() => state.close());
 }
@@ -28,9 +38,9 @@ const list = defineCommand({
     },
   },
   run({ args }) {
-    return withAgents(args.data, (agents) => {
+    return withAgents(args, async (agents) => {
       const state = args.state as "active" | "revoked" | "stale" | undefined;
-      const { agents: rows } = agents.list({ state, limit: 1_000_000, offset: 0 }, new Date());
+      const { agents: rows } = await agents.list({ state, limit: 1_000_000, offset: 0 }, new Date());
       if (!rows.length) {
         console.log("no agents (relevo-agent register --url URL --enroll-token T enrolls one)");
         return;
@@ -69,7 +79,7 @@ const revoke = defineCommand({
     if (!/^[1-9]\d{0,14}$/.test(args.id))
       throw new UsageError(`${args.id}: an agent id is a whole number from 1`);
     const id = Number(args.id);
-    return withAgents(args.data, async (agents) => {
+    return withAgents(args, async (agents) => {
       if (!(await agents.revoke(id))) throw new UsageError(`no agent ${id} (see: relevo-server agent list)`);
       console.log(
         `revoked agent ${id}: its token no longer works; it may register again with an enroll token`,

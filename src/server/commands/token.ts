@@ -13,10 +13,14 @@ import {
   readTokens,
   readUsage,
   revokeToken,
+  type TokenEntry,
 } from "../auth/tokens.ts";
+import { createPgToken, listPgTokens, revokePgToken } from "../pg/tokens.ts";
+import { databaseArg, databaseUrl, withDatabase } from "./_database.ts";
 
 const dataArg = {
   data: { type: "string", default: "./data", description: "The server's data directory" },
+  ...databaseArg,
 } as const satisfies ArgsDef;
 
 /** The data directory named by --data, which must exist: the server creates it, the token commands do not. */
@@ -53,7 +57,6 @@ const create = defineCommand({
     },
   },
   async run({ args }) {
-    const dir = dataDir(args.data);
     const role = args.role as Role;
     let value: string | undefined;
     if (args["value-stdin"]) {
@@ -65,9 +68,15 @@ const create = defineCommand({
         );
     }
     let made: ReturnType<typeof createToken>;
+    const more = { service: args.service, value };
+    const url = databaseUrl(args);
     try {
-      made = createToken(dir, role, args.name, new Date(), { service: args.service, value });
+      made = url
+        ? await withDatabase(url, (sql) => createPgToken(sql, role, args.name, new Date(), more))
+        : createToken(dataDir(args.data), role, args.name, new Date(), more);
     } catch (error) {
+      // The database could not be reached: said as it is, not as a mistake in the command line.
+      if ((error as Error).name === "PgOpenError") throw error;
       throw new UsageError(errorMessage(error));
     }
     const { entry, token } = made;
@@ -89,10 +98,21 @@ const create = defineCommand({
 const list = defineCommand({
   meta: { name: "list", description: "List tokens: names, roles, created, last used (never the tokens)" },
   args: dataArg,
-  run({ args }) {
-    const dir = dataDir(args.data);
-    const tokens = readTokens(dir);
-    const used = readUsage(dir);
+  async run({ args }) {
+    const url = databaseUrl(args);
+    let tokens: TokenEntry[];
+    let used: Record<string, string>;
+    if (url) {
+      const rows = await withDatabase(url, (sql) => listPgTokens(sql));
+      tokens = rows;
+      used = Object.fromEntries(
+        rows.flatMap((row) => (row.last_used_at ? [[row.name, row.last_used_at]] : [])),
+      );
+    } else {
+      const dir = dataDir(args.data);
+      tokens = readTokens(dir);
+      used = readUsage(dir);
+    }
     if (!tokens.length) {
       console.log("no tokens (relevo-server token create --role ingest|read|logs)");
       return;
@@ -122,8 +142,11 @@ const revoke = defineCommand({
     description: "Revoke a token by name; a running server stops accepting it at once",
   },
   args: { ...dataArg, name: { type: "positional", required: true, description: "The token's name" } },
-  run({ args }) {
-    const gone = revokeToken(dataDir(args.data), args.name);
+  async run({ args }) {
+    const url = databaseUrl(args);
+    const gone = url
+      ? await withDatabase(url, (sql) => revokePgToken(sql, args.name))
+      : revokeToken(dataDir(args.data), args.name);
     console.log(`revoked "${gone.name}" (${gone.role})`);
   },
 });
