@@ -56,7 +56,7 @@ export class PgAgentStore implements Agents {
         const [existing] = machineId
           ? await tx`SELECT id::text AS id FROM agents WHERE machine_id = ${machineId}`
           : await tx`SELECT id::text AS id FROM agents WHERE machine_id IS NULL AND hostname = ${request.hostname}
-              AND os_type = ${request.os_type} ORDER BY id LIMIT 1`;
+              AND os_type = ${request.os_type} ORDER BY agents.id LIMIT 1`;
         if (existing) {
           await tx`UPDATE agents SET hostname = ${request.hostname}, os_type = ${request.os_type},
             os_version = ${request.os_version}, version = ${request.agent_version}, last_seen = ${ms},
@@ -102,11 +102,10 @@ export class PgAgentStore implements Agents {
     );
     const n = params.length;
     const rows = await this.#run(() =>
-      this.sql.unsafe(`SELECT ${COLUMNS} FROM agents ${where} ORDER BY id LIMIT $${n + 1} OFFSET $${n + 2}`, [
-        ...params,
-        query.limit,
-        query.offset,
-      ]),
+      this.sql.unsafe(
+        `SELECT ${COLUMNS} FROM agents ${where} ORDER BY agents.id LIMIT $${n + 1} OFFSET $${n + 2}`,
+        [...params, query.limit, query.offset],
+      ),
     );
     return {
       total: Number(count?.n ?? 0),

@@ -283,7 +283,7 @@ export class PgReportStore implements Store {
         () => this.sql`SELECT seq::text AS seq, element FROM reports
           WHERE day = ${date}::date AND source_ip = ${ip} AND seq >= ${lowest}::bigint AND seq > ${after}::bigint
             AND seq <= ${highest}::bigint AND received_at >= ${from} AND received_at <= ${to}
-          ORDER BY seq LIMIT ${this.#pageRows}`,
+          ORDER BY reports.seq LIMIT ${this.#pageRows}`,
       ) as Promise<Array<{ seq: string; element: string }>>;
     const firstPage = await page("-1");
     if (firstPage.length < this.#pageRows) {
