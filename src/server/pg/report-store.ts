@@ -16,7 +16,8 @@ import {
   StoreUnavailableError,
 } from "../store/types.ts";
 import { RETRY_WINDOW_MS } from "../store/writer.ts";
-import { asUnavailable, isUnavailable, sqlState } from "./errors.ts";
+import { asUnavailable, isUnavailable } from "./errors.ts";
+import { insertElements } from "./insert.ts";
 import { Partitions } from "./partitions.ts";
 
 interface Pending {
@@ -35,8 +36,6 @@ export interface PgStoreOptions {
   pageRows?: number;
 }
 
-/** Text PostgreSQL takes: no NUL characters (a summary string is whatever a client sent). */
-const clean = (text: string) => (text.includes("\0") ? text.replaceAll("\0", "") : text);
 const encoder = new TextEncoder();
 
 export class PgReportStore implements Store {
@@ -124,7 +123,22 @@ export class PgReportStore implements Store {
       await this.#partitions.ensure(date);
       earlierDay = yesterday === date ? new Set() : await this.#storedOn(yesterday, items);
       const fresh = items.filter((item) => !earlierDay.has(`${item.ip} ${item.report.id.toLowerCase()}`));
-      inserted = fresh.length ? await this.#insert(fresh, date, receivedAt) : new Set();
+      inserted = await insertElements(
+        this.sql,
+        fresh.map((item) => ({
+          day: date,
+          ip: item.ip,
+          reportId: item.report.id,
+          receivedAt,
+          element: elementLine(item.report.id, receivedAt, item.ip, item.report.json),
+          summary: {
+            ...item.report.summary,
+            ip: item.ip,
+            last_seen: receivedAt,
+            last_report_id: item.report.id,
+          },
+        })),
+      );
       this.#problem = null;
     } catch (error) {
       const failure = asUnavailable(error, "PostgreSQL");
@@ -165,81 +179,6 @@ export class PgReportStore implements Store {
       if (wanted.has(key)) found.add(key);
     }
     return found;
-  }
-
-  /** One statement: the reports, their day counts and the host summaries; returns the keys it stored. */
-  async #insert(items: Pending[], date: string, receivedAt: string): Promise<Set<string>> {
-    // Rows in key order, so two servers writing the same hosts lock their rows in the same order.
-    const sorted = [...items].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
-    const rows = sorted.map((item) => {
-      const s = item.report.summary;
-      return {
-        day: date,
-        source_ip: item.ip,
-        report_id: item.report.id.toLowerCase(),
-        received_at: receivedAt,
-        element: elementLine(item.report.id, receivedAt, item.ip, item.report.json),
-        hostname: clean(s.hostname),
-        os_platform: clean(s.os.platform),
-        cpu_load_percent: s.cpu_load_percent,
-        memory_total_bytes: s.memory.total_bytes,
-        memory_available_bytes: s.memory.available_bytes,
-        process_count: s.process_count,
-        agent_version: clean(s.agent_version),
-        agent_id: s.agent_id === null ? null : clean(s.agent_id),
-      };
-    });
-    const ips: string[] = [];
-    const ids: string[] = [];
-    const summaries: string[] = [];
-    for (const item of sorted) {
-      const summary: HostSummary = {
-        ...item.report.summary,
-        ip: item.ip,
-        last_seen: receivedAt,
-        last_report_id: item.report.id,
-      };
-      ips.push(item.ip);
-      ids.push(item.report.id.toLowerCase());
-      summaries.push(JSON.stringify(summary).replaceAll("\\u0000", ""));
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await this.sql`
-          WITH ins AS (
-            INSERT INTO reports ${this.sql(rows)}
-            ON CONFLICT DO NOTHING
-            RETURNING source_ip, day, report_id, octet_length(element) AS bytes
-          ), days AS (
-            INSERT INTO report_days (source_ip, day, reports, element_bytes)
-            SELECT source_ip, day, count(*), sum(bytes) FROM ins GROUP BY source_ip, day ORDER BY source_ip, day
-            ON CONFLICT (source_ip, day) DO UPDATE SET
-              reports = report_days.reports + EXCLUDED.reports,
-              element_bytes = report_days.element_bytes + EXCLUDED.element_bytes
-          ), latest AS (
-            SELECT DISTINCT ON (v.ip) v.ip, v.summary
-            FROM unnest(${this.sql.array(ips, "TEXT")}::text[], ${this.sql.array(ids, "TEXT")}::text[],
-                        ${this.sql.array(summaries, "TEXT")}::text[]) WITH ORDINALITY AS v(ip, id, summary, ord)
-            JOIN ins ON ins.source_ip = v.ip AND ins.report_id = v.id
-            ORDER BY v.ip, v.ord DESC
-          ), up AS (
-            INSERT INTO hosts (source_ip, last_seen, summary)
-            SELECT ip, ${receivedAt}, summary FROM latest ORDER BY ip
-            ON CONFLICT (source_ip) DO UPDATE SET last_seen = EXCLUDED.last_seen, summary = EXCLUDED.summary
-              WHERE hosts.last_seen <= EXCLUDED.last_seen
-          )
-          SELECT source_ip, report_id FROM ins`;
-        return new Set(
-          (result as Array<{ source_ip: string; report_id: string }>).map(
-            (row) => `${row.source_ip} ${row.report_id}`,
-          ),
-        );
-      } catch (error) {
-        // A deadlock or serialization failure against another server's group: nothing was stored, go again.
-        if (attempt < 3 && (sqlState(error) === "40P01" || sqlState(error) === "40001")) continue;
-        throw error;
-      }
-    }
   }
 
   async newestDate(ip: string): Promise<string | null> {
