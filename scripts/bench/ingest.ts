@@ -1,7 +1,8 @@
 // `bun run bench ingest`: realistic 25 KB reports POSTed over loopback to the real server, durable and with
 // --fsync never, at concurrency 1 and 16, from one host and from 10,000 distinct hosts (X-Forwarded-For
 // through --trust-proxy 127.0.0.1); the per-request cost of reports 1-100 against 9,901-10,000 of one day
-// file; and, where gunicorn and Flask are installed, the seed's design measured in the same run.
+// file; and, where gunicorn and Flask are installed, the seed's design measured in the same run. With
+// --database, PostgreSQL side by side with the file store instead (_pg-ingest.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -181,9 +182,21 @@ export async function run(args: string[]): Promise<void> {
       quick: { type: "boolean", default: false },
       // Another checkout (with node_modules) run through the same scenarios, alternating with this one.
       baseline: { type: "string" },
+      // PostgreSQL side by side with the file store instead (auto: a cluster of its own): _pg-ingest.ts.
+      database: { type: "string" },
+      rounds: { type: "string", default: "3" },
     },
     strict: true,
   });
+  if (values.database) {
+    const { runPgIngest } = await import("./_pg-ingest.ts");
+    await runPgIngest(values.database, {
+      requests: values.quick ? 500 : Number(values.requests === "4000" ? 3000 : values.requests),
+      rounds: Number(values.rounds),
+      size: Number(values.size),
+    });
+    return;
+  }
   const repos = [{ name: "this", dir: REPO }];
   if (values.baseline) {
     if (!existsSync(join(values.baseline, "src", "server", "cli.ts")))
