@@ -69,6 +69,48 @@ async function load(urls: string[], body: string, requests: number, concurrency:
   return { perSecond: requests / ((performance.now() - started) / 1000), latencies, failures };
 }
 
+/**
+ * How the report is kept: text (pglz, PostgreSQL's default TOAST compression, or lz4) against jsonb. The same
+ * elements inserted 16 per statement, then one host's day of 1,000 read back as /query would.
+ */
+async function storage(sql: SQL, cluster: PgCluster, body: string): Promise<void> {
+  const kinds = [
+    { name: "text, pglz", type: "text COMPRESSION pglz", read: "x" },
+    { name: "text, lz4", type: "text COMPRESSION lz4", read: "x" },
+    { name: "jsonb", type: "jsonb", read: "x::text" },
+  ];
+  console.log("\nstorage of 2,000 elements (16 per INSERT), then 1,000 read back in order:");
+  for (const kind of kinds) {
+    await sql.unsafe(
+      `CREATE TABLE bench_${kind.name.replace(/\W+/g, "_")} (n int PRIMARY KEY, x ${kind.type})`,
+    );
+  }
+  for (const kind of kinds) {
+    const table = `bench_${kind.name.replace(/\W+/g, "_")}`;
+    const cpu0 = clusterCpu(cluster);
+    const t0 = performance.now();
+    for (let n = 0; n < 2000; n += 16) {
+      const rows = Array.from({ length: 16 }, (_, i) => ({
+        n: n + i,
+        x: body.replace(ID_PLACEHOLDER, Bun.randomUUIDv7()),
+      }));
+      await sql`INSERT INTO ${sql(table)} ${sql(rows)}`;
+    }
+    const insertMs = performance.now() - t0;
+    const cpu = clusterCpu(cluster) - cpu0;
+    const t1 = performance.now();
+    const back = (await sql.unsafe(
+      `SELECT ${kind.read} AS x FROM ${table} WHERE n < 1000 ORDER BY n`,
+    )) as Array<{ x: string }>;
+    const readMs = performance.now() - t1;
+    const [size] = await sql.unsafe(`SELECT pg_size_pretty(pg_total_relation_size('${table}')) AS s`);
+    const same = back[0]?.x.length === body.length;
+    console.log(
+      `  ${kind.name.padEnd(11)} insert ${fmt(insertMs / 2000, 3)} ms/report (PostgreSQL CPU ${fmt((cpu * 1000) / 2000, 3)} ms), read ${fmt(readMs, 0)} ms, ${size?.s} on disk, bytes as sent: ${same ? "yes" : "no (keys reordered, spaces changed)"}`,
+    );
+  }
+}
+
 interface Row {
   name: string;
   perSecond: number;
@@ -130,10 +172,12 @@ export async function runPgIngest(
     }
     if (cluster) {
       const sql = new SQL({ url, max: 1 });
-      const [row] =
-        await sql`SELECT pg_size_pretty(pg_total_relation_size('reports')) AS size, count(*)::int AS n FROM reports`;
-      await sql.close();
+      const [row] = await sql`SELECT (SELECT count(*)::int FROM reports) AS n,
+        pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS size
+        FROM pg_class c WHERE c.relname LIKE 'reports_2%' AND c.relkind = 'r'`;
       console.log(`(PostgreSQL holds ${row?.n} reports in ${row?.size} after the run)`);
+      await storage(sql, cluster, body);
+      await sql.close();
     }
   } finally {
     await cluster?.stop();
