@@ -96,6 +96,11 @@ async function openDatabase(
   database: NonNullable<ServeSettings["database"]>,
   gate: TokenGate,
 ): Promise<Backend> {
+  if (settings.fsync === "never") {
+    throw new UsageError(
+      "--fsync never does not go with --database: PostgreSQL's own settings (synchronous_commit) decide when a commit is durable",
+    );
+  }
   if (settings.logsMaxBytes > 0) {
     throw new UsageError(
       "--logs-max-bytes does not go with --database (PostgreSQL frees deleted rows' space only on VACUUM); bound the logs by --logs-retention-days",

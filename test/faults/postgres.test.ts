@@ -263,6 +263,22 @@ describe.skipIf(missing !== null)(
       }
     });
 
+    test("flags that do not apply to PostgreSQL are refused with the reason", async () => {
+      const url = await pg.createDatabase(databaseName("flags"));
+      for (const [flag, why] of [
+        [["--fsync", "never"], "synchronous_commit"],
+        [["--logs-max-bytes", "1000000"], "VACUUM"],
+      ] as const) {
+        const proc = Bun.spawn(
+          [BUN, join(REPO, "src/server/cli.ts"), "serve", "--port", "0", "--database", url, ...flag],
+          { stdout: "ignore", stderr: "pipe" },
+        );
+        const err = await new Response(proc.stderr).text();
+        expect(await proc.exited).not.toBe(0);
+        expect(err).toContain(why);
+      }
+    });
+
     test("a server older than the database's schema refuses to start, saying why", async () => {
       const url = await pg.createDatabase(databaseName("newer"));
       const [a] = (await servers(1, url)) as [RunningServer];

@@ -36,7 +36,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       // (bun run bench ingest --database auto). Partitions made later take the parent's setting.
       await sql.unsafe(`DO $$ BEGIN
           ALTER TABLE reports ALTER COLUMN element SET COMPRESSION lz4;
-        EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
+        EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR syntax_error THEN NULL;
         END $$`);
       // What the file store knows from its directory listing: one row per day file, kept up to date by the
       // same statement that inserts, so /files and /query's 404 never count rows.
