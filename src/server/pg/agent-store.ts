@@ -122,8 +122,15 @@ export class PgAgentStore implements Agents {
     }
   }
 
+  /** Revokes everywhere: lookups are per request, and servers holding the agent's long-poll hear NOTIFY. */
   async revoke(id: number): Promise<boolean> {
-    const result = await this.#run(() => this.sql`UPDATE agents SET state = 'revoked' WHERE id = ${id}`);
+    const result = await this.#run(() =>
+      this.sql.begin(async (tx) => {
+        const updated = await tx`UPDATE agents SET state = 'revoked' WHERE id = ${id}`;
+        await tx.notify("relevo_commands", `revoked:${id}`);
+        return updated;
+      }),
+    );
     return result.count > 0;
   }
 
