@@ -63,6 +63,8 @@ interface Options {
   /** fsync=on for the benchmark; tests run with it off (a kill loses nothing the OS has). */
   fsync?: boolean;
   settings?: Record<string, string>;
+  /** Files written into the cluster's directory before it starts (TLS keys), owned by its user, mode 0600. */
+  files?: Record<string, string>;
 }
 
 export async function startPostgres(options: Options = {}): Promise<PgCluster> {
@@ -94,6 +96,10 @@ export async function startPostgres(options: Options = {}): Promise<PgCluster> {
     { stdout: "pipe", stderr: "pipe" },
   );
   if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`);
+  for (const [name, text] of Object.entries(options.files ?? {})) {
+    writeFileSync(join(dir, name), text, { mode: 0o600 });
+    if (user) chownSync(join(dir, name), user.uid, user.gid);
+  }
   const port = freePort();
   let proc: Subprocess<"ignore", "ignore", "pipe"> | null = null;
   let logText = "";

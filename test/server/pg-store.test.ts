@@ -20,6 +20,7 @@ import {
 } from "../helpers/postgres.ts";
 import { sampleReport } from "../helpers/report.ts";
 import { tempDir } from "../helpers/server.ts";
+import { makeTestCertificates, openssl } from "../helpers/tls.ts";
 
 const missing = postgresMissing();
 let pg: PgCluster;
@@ -161,6 +162,36 @@ describe.skipIf(missing !== null)(`PostgreSQL store${missing ? ` (skipped: ${mis
     );
     expect((refused as Error).message).not.toContain(PG_PASSWORD);
     expect(redactUrl(url)).not.toContain(PG_PASSWORD);
+  });
+});
+
+describe.skipIf(missing !== null || !openssl)("TLS to PostgreSQL", () => {
+  test("verify-full with the CA that signed the server's certificate connects; another CA is refused", async () => {
+    const certs = await makeTestCertificates();
+    const other = await makeTestCertificates();
+    const tls = await startPostgres({
+      files: { "server.pem": certs.cert, "server.key": certs.key },
+      settings: { ssl: "on", ssl_cert_file: "../server.pem", ssl_key_file: "../server.key" },
+    });
+    try {
+      const url = tls.url();
+      const sql = await connectPg({ url, caFile: certs.caPath }, new Date());
+      const [row] = await sql`SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`;
+      expect(row?.ssl).toBe(true);
+      await sql.close();
+      const refused = await connectPg({ url, caFile: other.caPath }, new Date()).catch(
+        (error: Error) => error,
+      );
+      expect((refused as Error).message).toContain("cannot connect to");
+      expect((refused as Error).message).not.toContain(PG_PASSWORD);
+      // The suite's own cluster speaks no TLS: asking for it fails rather than falling back.
+      const plain = await connectPg({ url: pg.url(), tls: "require" }, new Date()).catch(
+        (error: Error) => error,
+      );
+      expect(plain).toBeInstanceOf(Error);
+    } finally {
+      await tls.stop();
+    }
   });
 });
 
