@@ -130,6 +130,16 @@ describe.skipIf(missing !== null)(`PostgreSQL store${missing ? ` (skipped: ${mis
       expect(await names()).not.toContain("reports_20261123");
       expect(await store.listFiles()).toEqual([]);
       expect(await store.readDay("192.0.2.8", "2026-11-23")).toBeNull();
+      // Dropped through another server (this one still thinks the day exists): made again on the next upload.
+      const other = new PgReportStore(sql, { clock: () => new Date("2026-11-23T12:00:00Z") });
+      await other.append({ id: Bun.randomUUIDv7(), json: "{}", summary: summaryOf() }, "192.0.2.8");
+      await store.partitions.drop("2026-11-23");
+      const again = await other.append(
+        { id: Bun.randomUUIDv7(), json: "{}", summary: summaryOf() },
+        "192.0.2.8",
+      );
+      expect(again.duplicate).toBe(false);
+      expect(await store.listFiles()).toHaveLength(1);
     } finally {
       await store.close();
       await sql.close();

@@ -44,6 +44,11 @@ export class Partitions {
     this.#known.add(day);
   }
 
+  /** Forgets that a day's partition exists (it was dropped elsewhere): the next ensure() checks again. */
+  forget(day: string): void {
+    this.#known.delete(day);
+  }
+
   /** Yesterday to `ahead` days after `today`. */
   async ensureAround(today: string, ahead = 2): Promise<void> {
     for (let delta = -1; delta <= ahead; delta++) await this.ensure(shiftDay(today, delta));

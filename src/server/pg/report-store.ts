@@ -16,7 +16,7 @@ import {
   StoreUnavailableError,
 } from "../store/types.ts";
 import { RETRY_WINDOW_MS } from "../store/writer.ts";
-import { asUnavailable, isUnavailable } from "./errors.ts";
+import { asUnavailable, isUnavailable, sqlState } from "./errors.ts";
 import { insertElements } from "./insert.ts";
 import { Partitions } from "./partitions.ts";
 
@@ -123,22 +123,28 @@ export class PgReportStore implements Store {
       await this.#partitions.ensure(date);
       earlierDay = yesterday === date ? new Set() : await this.#storedOn(yesterday, items);
       const fresh = items.filter((item) => !earlierDay.has(`${item.ip} ${item.report.id.toLowerCase()}`));
-      inserted = await insertElements(
-        this.sql,
-        fresh.map((item) => ({
-          day: date,
+      const rows = fresh.map((item) => ({
+        day: date,
+        ip: item.ip,
+        reportId: item.report.id,
+        receivedAt,
+        element: elementLine(item.report.id, receivedAt, item.ip, item.report.json),
+        summary: {
+          ...item.report.summary,
           ip: item.ip,
-          reportId: item.report.id,
-          receivedAt,
-          element: elementLine(item.report.id, receivedAt, item.ip, item.report.json),
-          summary: {
-            ...item.report.summary,
-            ip: item.ip,
-            last_seen: receivedAt,
-            last_report_id: item.report.id,
-          },
-        })),
-      );
+          last_seen: receivedAt,
+          last_report_id: item.report.id,
+        },
+      }));
+      try {
+        inserted = await insertElements(this.sql, rows);
+      } catch (error) {
+        // The day's partition went (dropped through another server) after this one noted it: make it again.
+        if (sqlState(error) !== "23514") throw error;
+        this.#partitions.forget(date);
+        await this.#partitions.ensure(date);
+        inserted = await insertElements(this.sql, rows);
+      }
       this.#problem = null;
     } catch (error) {
       const failure = asUnavailable(error, "PostgreSQL");
