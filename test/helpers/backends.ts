@@ -72,14 +72,15 @@ function postgresBackend(): TestBackend {
     await cluster?.stop();
     cluster = null;
   });
-  const freshDatabase = async () => {
+  const freshDatabase = async (name = databaseName("t")) => {
     if (!cluster) throw new Error("the PostgreSQL cluster is not running");
-    return await cluster.createDatabase(databaseName("t"));
+    return await cluster.createDatabase(name);
   };
   return {
     name: "postgres",
     async open(options = {}) {
-      const url = await freshDatabase();
+      const name = databaseName("t");
+      const url = await freshDatabase(name);
       const clock = options.clock ?? (() => new Date());
       const sql: SQL = createSql({ url, max: 4 });
       await migratePg(sql, PG_MIGRATIONS, clock());
@@ -93,6 +94,7 @@ function postgresBackend(): TestBackend {
         async close() {
           await store.close();
           await sql.close();
+          await cluster?.dropDatabase(name);
         },
       };
     },

@@ -2,7 +2,7 @@
 // directory, the postmaster as a direct child (so it is reaped) on a free 127.0.0.1 port, password login over
 // TCP. initdb refuses to run as root, so as root everything runs as the `postgres` system user (setpriv, no
 // extra process in between). stop() is `pg_ctl stop -m immediate`, never a cluster left running.
-import { chownSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { SQL } from "bun";
@@ -51,6 +51,7 @@ export interface PgCluster {
   url(db?: string): string;
   /** Creates an empty database and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  dropDatabase(name: string): Promise<void>;
   /** Kills the postmaster at once (pg_ctl stop -m immediate), then starts it again on the same port. */
   restart(downMs?: number): Promise<void>;
   stopNow(): Promise<void>;
@@ -158,11 +159,24 @@ export async function startPostgres(options: Options = {}): Promise<PgCluster> {
       if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`bad database name ${name}`);
       const sql = new SQL({ url: url(), max: 1 });
       try {
-        await sql.unsafe(`CREATE DATABASE ${name}`);
+        // A file copy of the template (with fsync off, just the copy), not PostgreSQL 15's default of
+        // writing the template through the WAL: a suite makes dozens of databases.
+        await sql
+          .unsafe(`CREATE DATABASE ${name} STRATEGY = FILE_COPY`)
+          .catch(() => sql.unsafe(`CREATE DATABASE ${name}`));
       } finally {
         await sql.close();
       }
       return url(name);
+    },
+    async dropDatabase(name) {
+      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`bad database name ${name}`);
+      const sql = new SQL({ url: url(), max: 1 });
+      try {
+        await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await sql.close();
+      }
     },
     async restart(downMs = 0) {
       await stopNow();
@@ -171,7 +185,11 @@ export async function startPostgres(options: Options = {}): Promise<PgCluster> {
     },
     stopNow,
     start,
-    stop: stopNow,
+    async stop() {
+      await stopNow();
+      // Its databases are gigabytes of copies by the end of a suite: gone now, not in the run's last hook.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
     log: () => logText,
   };
 }
