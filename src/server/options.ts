@@ -1,8 +1,10 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
 import type { AgentStore } from "./agents/agent-store.ts";
+import type { AlertEngine } from "./alerts/engine.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { LogStore } from "./logs/log-store.ts";
+import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -29,6 +31,15 @@ export interface AppOptions {
   logs?: LogStore | null;
   /** Enrolled agents (register, inventory, health); null leaves those routes out. */
   agents?: AgentStore | null;
+  /** Operations: /metrics and /api/alerts (null leaves both out; /openapi.json and /docs are always there). */
+  ops?: OpsOptions | null;
+}
+
+export interface OpsOptions {
+  metrics: ServerMetrics | null;
+  /** /metrics without a token (--metrics-public). */
+  metricsPublic: boolean;
+  alerts: AlertEngine | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

@@ -13,6 +13,8 @@ import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
 import { type OpenLogs, openLogs } from "./logs/open.ts";
+import { ServerMetrics } from "./metrics/server-metrics.ts";
+import { openOps, readAlerts } from "./ops.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
@@ -38,6 +40,10 @@ interface ServeSettings {
   /** Central logs: 0 keeps everything / no size bound. */
   logsRetentionDays: number;
   logsMaxBytes: number;
+  /** Operations: /metrics without a token, per-host series cap (0: none), the alert rules file. */
+  metricsPublic?: boolean;
+  metricsPerHost?: number;
+  alertsFile?: string;
 }
 
 function isLoopback(host: string): boolean {
@@ -77,7 +83,15 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     settings.tlsCert && settings.tlsKey
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
-  const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
+  // Checked before anything opens: a mistake in the rules stops the start with every problem named.
+  const alertsFile = readAlerts(settings.alertsFile);
+  const metrics = new ServerMetrics(VERSION);
+  const store = await openFileStore({
+    dir: dataDir,
+    fsync: settings.fsync,
+    dayZone: settings.dayZone,
+    observer: metrics.journal,
+  });
   let logs: OpenLogs;
   try {
     logs = openLogs(dataDir, {
@@ -89,10 +103,19 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await store.close();
     throw error;
   }
+  const interval = (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000;
+  const opened = openOps(metrics, {
+    store,
+    logs,
+    alertsFile,
+    intervalMs: interval,
+    metricsPerHost: settings.metricsPerHost ?? 0,
+    clock: () => new Date(),
+  });
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
-    store,
+    store: opened.store,
     auth: { mode, registry },
     rateLimit: settings.rateLimit,
     maxUploads: settings.maxUploads,
@@ -103,16 +126,19 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     nextReportIn: settings.nextReportIn,
     logs: logs.store,
     // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
-    agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
+    agents: new AgentStore(logs.db, logs.writer, 3 * interval),
+    ops: { metrics: opened.metrics, metricsPublic: settings.metricsPublic ?? false, alerts: opened.alerts },
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
+    await opened.close();
     await logs.close();
     await store.close();
     throw error;
   }
+  opened.start();
   if (settings.fsync === "never") {
     serveLog.warn(
       "--fsync never: reports are acknowledged before they are on disk; a power loss can lose them",
@@ -146,6 +172,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
+  await opened.close();
   await logs.close();
   await store.close();
   clearInterval(flush);

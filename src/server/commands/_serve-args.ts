@@ -58,5 +58,17 @@ export const serveArgs = {
     default: "0",
     description: "Delete the oldest log entries while relevo.db uses more than this (0: no bound)",
   },
+  // Operations: metrics and alerts.
+  "metrics-public": {
+    type: "boolean",
+    default: false,
+    description: "Serve /metrics without a token (for a scraper on a private network)",
+  },
+  "metrics-per-host": {
+    type: "string",
+    default: "0",
+    description: "Export per-host series for at most this many hosts (0: none; labels per host are costly)",
+  },
+  alerts: { type: "string", description: "Alert rules and webhooks, YAML or JSON (see README, Alerts)" },
   verbose: { type: "boolean", description: "Debug logs and stack traces" },
 } as const satisfies ArgsDef;

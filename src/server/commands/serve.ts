@@ -36,6 +36,9 @@ export default defineCommand({
           bodyTimeoutMs: (intFlag("body-timeout", args["body-timeout"], 1, 3600) ?? 30) * 1000,
           logsRetentionDays: intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30,
           logsMaxBytes: intFlag("logs-max-bytes", args["logs-max-bytes"], 0, Number.MAX_SAFE_INTEGER) ?? 0,
+          metricsPublic: args["metrics-public"] === true,
+          metricsPerHost: intFlag("metrics-per-host", args["metrics-per-host"], 0, 100_000) ?? 0,
+          alertsFile: args.alerts,
         },
         controller.signal,
       );

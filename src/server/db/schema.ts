@@ -55,4 +55,36 @@ export const MIGRATIONS: readonly Migration[] = [
       db.run("CREATE INDEX agents_state ON agents (state, id)");
     },
   },
+  {
+    version: 6,
+    name: "alerts",
+    up(db) {
+      // One row per rule and subject (a host's address, a log service, or "*"): its newest state. Times are
+      // milliseconds since the epoch, UTC. A firing row that is already firing is not notified again.
+      db.run(`CREATE TABLE alerts (
+        rule TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+        severity TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        value REAL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (rule, subject)
+      )`);
+      db.run("CREATE INDEX alerts_state ON alerts (state, updated_at)");
+      // Webhook deliveries still to make, written with the state change they announce, so neither a
+      // receiver that is down nor a restart loses one.
+      db.run(`CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL
+      )`);
+      db.run("CREATE INDEX alert_outbox_next ON alert_outbox (next_at)");
+    },
+  },
 ];
