@@ -27,6 +27,8 @@ export class Deliverer {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #running: Promise<void> | null = null;
   #stopped = false;
+  /** Cuts requests in flight at stop, so a receiver that hangs cannot hold the server's shutdown. */
+  readonly #abort = new AbortController();
   readonly #hooks: Map<string, WebhookConfig>;
 
   constructor(
@@ -64,6 +66,7 @@ export class Deliverer {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#abort.abort();
     await this.#running;
   }
 
@@ -98,7 +101,7 @@ export class Deliverer {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: row.body,
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(TIMEOUT_MS)]),
         redirect: "manual",
       });
       await res.body?.cancel();

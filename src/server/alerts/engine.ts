@@ -12,8 +12,8 @@ import type { AlertRule, AlertsFile } from "./rules.ts";
 import { notification } from "./webhook-body.ts";
 
 const alertLog = logger("alerts");
-/** Reports waiting for evaluation; past this, the oldest are skipped (and counted) rather than held. */
-const MAX_QUEUED = 10_000;
+/** Reports waiting for evaluation; past this, the oldest are skipped (and counted) rather than held in memory. */
+const MAX_QUEUED = 1_000;
 const RECENT = 50;
 
 export interface AlertEngineOptions {
