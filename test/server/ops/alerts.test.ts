@@ -256,3 +256,32 @@ test("a log severity rate fires on the timer", async () => {
     value: 3,
   });
 }, 30_000);
+
+test("a webhook that never answers holds neither uploads nor the server's stop", async () => {
+  const hanging = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Promise<Response>(() => {}) });
+  try {
+    const dir = tempDir();
+    const file = join(dir, "..", `${dir.split("/").at(-1)}-hang.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        webhooks: [{ name: "ops", url: `http://127.0.0.1:${hanging.port}/` }],
+        rules: [CPU_RULE, { name: "collectors", type: "collector_errors" }],
+      }),
+    );
+    const server = await start(dir, file);
+    const started = performance.now();
+    for (let i = 0; i < 10; i++) {
+      await upload(server, `10.5.0.${i + 1}`, { ...cpu(95), errors: [{ collector: "disks", message: "x" }] });
+    }
+    const uploadMs = performance.now() - started;
+    expect(uploadMs).toBeLessThan(5_000);
+    await Bun.sleep(300);
+    expect((await alerts(server)).firing.length).toBe(20);
+    const stopping = performance.now();
+    expect(await server.stop()).toBe(0);
+    expect(performance.now() - stopping).toBeLessThan(5_000);
+  } finally {
+    hanging.stop(true);
+  }
+}, 30_000);
