@@ -42,22 +42,26 @@ export class AlertDb {
       .all(limit) as AlertRow[];
   }
 
-  /** Writes the new state of one alert and queues its deliveries, in one transaction. */
-  async change(row: AlertRow, deliveries: readonly { webhook: string; body: string }[]): Promise<void> {
+  /** Writes the new states of alerts and queues their deliveries, all in one transaction. */
+  async change(
+    changes: readonly { row: AlertRow; deliveries: readonly { webhook: string; body: string }[] }[],
+  ): Promise<void> {
+    if (changes.length === 0) return;
     await this.writer.run(() => {
-      this.db
-        .query(
-          `INSERT INTO alerts (rule, subject, state, severity, started_at, resolved_at, updated_at, value, message)
-           VALUES ($rule, $subject, $state, $severity, $started_at, $resolved_at, $updated_at, $value, $message)
-           ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state, severity = excluded.severity,
-             started_at = excluded.started_at, resolved_at = excluded.resolved_at,
-             updated_at = excluded.updated_at, value = excluded.value, message = excluded.message`,
-        )
-        .run(row as unknown as Record<string, string | number | null>);
+      const upsert = this.db.query(
+        `INSERT INTO alerts (rule, subject, state, severity, started_at, resolved_at, updated_at, value, message)
+         VALUES ($rule, $subject, $state, $severity, $started_at, $resolved_at, $updated_at, $value, $message)
+         ON CONFLICT (rule, subject) DO UPDATE SET state = excluded.state, severity = excluded.severity,
+           started_at = excluded.started_at, resolved_at = excluded.resolved_at,
+           updated_at = excluded.updated_at, value = excluded.value, message = excluded.message`,
+      );
       const insert = this.db.query(
         "INSERT INTO alert_outbox (webhook, body, created_at, attempts, next_at) VALUES (?, ?, ?, 0, ?)",
       );
-      for (const { webhook, body } of deliveries) insert.run(webhook, body, row.updated_at, row.updated_at);
+      for (const { row, deliveries } of changes) {
+        upsert.run(row as unknown as Record<string, string | number | null>);
+        for (const { webhook, body } of deliveries) insert.run(webhook, body, row.updated_at, row.updated_at);
+      }
     });
   }
 

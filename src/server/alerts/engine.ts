@@ -32,6 +32,14 @@ export interface AlertsAnswer {
 
 type Verdict = { firing: true; value: number | null; message: string } | { firing: false };
 
+/** A state change decided in memory, to be written (with the others of its round) in one transaction. */
+interface Change {
+  rule: AlertRule;
+  id: string;
+  previous: AlertRow | undefined;
+  row: AlertRow;
+}
+
 export class AlertEngine {
   readonly deliverer: Deliverer;
   /** In memory only: when a threshold with `for` first held for a subject (restarts begin again). */
@@ -106,6 +114,7 @@ export class AlertEngine {
   async #drain(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
+    const changes: Change[] = [];
     for (const { ip, json } of batch) {
       let report: unknown;
       try {
@@ -116,9 +125,11 @@ export class AlertEngine {
       this.evaluations += 1;
       for (const rule of this.o.file.rules) {
         const verdict = this.#onReport(rule, ip, report);
-        if (verdict) await this.#apply(rule, ip, verdict);
+        const change = verdict && this.#transition(rule, ip, verdict);
+        if (change) changes.push(change);
       }
     }
+    await this.#commit(changes);
   }
 
   #onReport(rule: AlertRule, ip: string, report: unknown): Verdict | null {
@@ -170,6 +181,7 @@ export class AlertEngine {
 
   async #timed(): Promise<void> {
     const now = this.o.clock().getTime();
+    const changes: Change[] = [];
     const hosts = this.o.file.rules.some((rule) => rule.type === "silent") ? await this.o.store.hosts() : [];
     for (const rule of this.o.file.rules) {
       if (rule.type === "silent") {
@@ -185,7 +197,8 @@ export class AlertEngine {
                   message: `no report for ${Math.round(quiet / 1000)} s (bound ${Math.round(bound / 1000)} s)`,
                 }
               : { firing: false };
-          await this.#apply(rule, host.ip, verdict);
+          const change = this.#transition(rule, host.ip, verdict);
+          if (change) changes.push(change);
         }
       } else if (rule.type === "log_rate") {
         const count = this.o.db.logCount(
@@ -201,15 +214,18 @@ export class AlertEngine {
                 message: `${count} log entries of ${rule.severity_at_least} or worse in ${rule.window / 1000} s`,
               }
             : { firing: false };
-        await this.#apply(rule, rule.service ?? "*", verdict);
+        const change = this.#transition(rule, rule.service ?? "*", verdict);
+        if (change) changes.push(change);
       }
     }
+    await this.#commit(changes);
   }
 
-  async #apply(rule: AlertRule, subject: string, verdict: Verdict): Promise<void> {
+  /** Decides a change of state (none when it is already in that state: repeat suppression). */
+  #transition(rule: AlertRule, subject: string, verdict: Verdict): Change | null {
     const id = key(rule.name, subject);
-    const current = this.#firing.get(id);
-    if (verdict.firing === Boolean(current)) return;
+    const previous = this.#firing.get(id);
+    if (verdict.firing === Boolean(previous)) return null;
     const now = this.o.clock().getTime();
     const row: AlertRow = verdict.firing
       ? {
@@ -223,20 +239,42 @@ export class AlertEngine {
           value: verdict.value,
           message: verdict.message,
         }
-      : { ...(current as AlertRow), state: "resolved", resolved_at: now, updated_at: now };
-    const hostname = (await this.o.store.hosts()).find((host) => host.ip === subject)?.hostname ?? null;
-    const webhooks = this.o.file.webhooks.filter(
-      (hook) => !rule.webhooks || rule.webhooks.includes(hook.name),
-    );
-    const deliveries = webhooks.map((hook) => ({
-      webhook: hook.name,
-      body: JSON.stringify(notification(hook.format, row, hostname)),
-    }));
-    await this.o.db.change(row, deliveries);
+      : { ...(previous as AlertRow), state: "resolved", resolved_at: now, updated_at: now };
+    // Taken at once, so the next report of the same round sees it.
     if (verdict.firing) this.#firing.set(id, row);
     else this.#firing.delete(id);
-    alertLog.info(`${row.state}: ${rule.name} for ${subject}: ${row.message}`);
-    if (deliveries.length) this.deliverer.kick();
+    return { rule, id, previous, row };
+  }
+
+  /** Writes a round's changes and their deliveries in one transaction; undone in memory if that fails. */
+  async #commit(changes: readonly Change[]): Promise<void> {
+    if (changes.length === 0) return;
+    const names = new Map((await this.o.store.hosts()).map((host) => [host.ip, host.hostname]));
+    const writes = changes.map(({ rule, row }) => {
+      const webhooks = this.o.file.webhooks.filter(
+        (hook) => !rule.webhooks || rule.webhooks.includes(hook.name),
+      );
+      const hostname = names.get(row.subject) ?? null;
+      return {
+        row,
+        deliveries: webhooks.map((hook) => ({
+          webhook: hook.name,
+          body: JSON.stringify(notification(hook.format, row, hostname)),
+        })),
+      };
+    });
+    try {
+      await this.o.db.change(writes);
+    } catch (error) {
+      for (const { id, previous } of [...changes].reverse()) {
+        if (previous) this.#firing.set(id, previous);
+        else this.#firing.delete(id);
+      }
+      throw error;
+    }
+    for (const { row } of changes)
+      alertLog.info(`${row.state}: ${row.rule} for ${row.subject}: ${row.message}`);
+    if (writes.some((write) => write.deliveries.length)) this.deliverer.kick();
   }
 }
 
