@@ -120,15 +120,17 @@ export class AlertsFileError extends Error {
   override name = "AlertsFileError";
 }
 
-/** Parses the text of a rules file; YAML (JSON is YAML too) by the file's name, JSON otherwise. */
+/**
+ * Parses the text of a rules file: JSON for a `.json` name, YAML for any other (JSON is YAML too, so a
+ * service's copy named plainly `alerts` reads either).
+ */
 export function parseAlertsText(text: string, file: string): AlertsFile {
+  const json = /\.json$/i.test(file);
   let data: unknown;
   try {
-    data = /\.ya?ml$/i.test(file) ? Bun.YAML.parse(text) : JSON.parse(text);
+    data = json ? JSON.parse(text) : Bun.YAML.parse(text);
   } catch (error) {
-    throw new AlertsFileError(
-      `${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${errorMessage(error)}`,
-    );
+    throw new AlertsFileError(`${file} is not valid ${json ? "JSON" : "YAML"}: ${errorMessage(error)}`);
   }
   const parsed = v.safeParse(AlertsFileSchema, data);
   if (!parsed.success) {

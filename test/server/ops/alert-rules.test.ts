@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readField } from "../../../src/server/alerts/fields.ts";
 import { AlertsFileError, parseAlertsText, parseDuration } from "../../../src/server/alerts/rules.ts";
+import { serverSpec } from "../../../src/server/commands/install.ts";
 import { sampleReport } from "../../helpers/report.ts";
 import { BUN, REPO, tempDir } from "../../helpers/server.ts";
 
@@ -146,4 +147,20 @@ test("the server does not start with a bad rules file, and says why", async () =
   expect(code).not.toBe(0);
   expect(stderr).toContain("rules.0.field");
   expect(stderr).not.toContain("listening");
+});
+
+test("a file without an extension is read as YAML, which takes JSON too (the installed service's copy)", () => {
+  const yaml = parseAlertsText(YAML, "alerts.yaml");
+  expect(parseAlertsText(YAML, "alerts")).toEqual(yaml);
+  expect(parseAlertsText(JSON.stringify(Bun.YAML.parse(YAML)), "alerts")).toEqual(yaml);
+});
+
+test("install hands --alerts (as a file of the service's own), --metrics-public and --metrics-per-host on", () => {
+  const spec = serverSpec(
+    { alerts: "/etc/relevo/alerts.yaml", "metrics-public": true, "metrics-per-host": "50" },
+    { platform: "linux", cwd: "/" },
+  );
+  const args = spec.args("/var/lib/relevo");
+  expect(args).toContainEqual({ file: "/etc/relevo/alerts.yaml", name: "alerts" });
+  expect(args).toEqual(expect.arrayContaining(["--alerts", "--metrics-public", "--metrics-per-host", "50"]));
 });
