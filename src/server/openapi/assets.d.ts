@@ -1,9 +1,10 @@
-// Swagger UI's files, imported as text so `bun build --compile` carries them inside the server executable.
+// Swagger UI's files, imported `with { type: "file" }`: a path, which `bun build --compile` embeds in the
+// server executable and which Bun.file reads from there.
 declare module "swagger-ui-dist/swagger-ui.css" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }
 declare module "swagger-ui-dist/swagger-ui-bundle.js" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }

@@ -2,8 +2,9 @@
 // say what the README says. Swagger UI is embedded in the executable and asks nothing of any other host:
 // its validator badge is off (validatorUrl "none") and it loads only this server's files.
 import { Hono } from "hono";
-import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
-import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
+// As embedded files, not strings: read only when someone opens /docs (2 MB the server would otherwise hold).
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import * as v from "valibot";
 import type { AppEnv } from "../env.ts";
 import { openApiDocument } from "../openapi/document.ts";
@@ -64,13 +65,18 @@ export function openApiRoutes(kit: RouteKit, whole: Hono<AppEnv>): Hono<AppEnv> 
       },
     ),
   );
-  const files: [string, string, string, string][] = [
+  const files: [string, string | { path: string }, string, string][] = [
     ["/docs", PAGE, "text/html; charset=utf-8", "Swagger UI over /openapi.json (embedded; no token needed)"],
     ["/docs/init.js", INIT, "text/javascript; charset=utf-8", "Swagger UI's start script"],
-    ["/docs/swagger-ui.css", swaggerCss, "text/css; charset=utf-8", "Swagger UI's style sheet"],
-    ["/docs/swagger-ui-bundle.js", swaggerJs, "text/javascript; charset=utf-8", "Swagger UI itself"],
+    ["/docs/swagger-ui.css", { path: swaggerCss }, "text/css; charset=utf-8", "Swagger UI's style sheet"],
+    [
+      "/docs/swagger-ui-bundle.js",
+      { path: swaggerJs },
+      "text/javascript; charset=utf-8",
+      "Swagger UI itself",
+    ],
   ];
-  for (const [path, text, type, summary] of files) {
+  for (const [path, content, type, summary] of files) {
     const media = type.split(";")[0] as string;
     app.route(
       "/",
@@ -82,7 +88,10 @@ export function openApiRoutes(kit: RouteKit, whole: Hono<AppEnv>): Hono<AppEnv> 
           role: null,
           doc: { ...STATIC, summary, responses: { 200: { description: summary, media } } },
         },
-        (c) => c.body(text, 200, { "content-type": type, "cache-control": "public, max-age=3600" }),
+        async (c) => {
+          const body = typeof content === "string" ? content : await Bun.file(content.path).arrayBuffer();
+          return c.body(body, 200, { "content-type": type, "cache-control": "public, max-age=3600" });
+        },
       ),
     );
   }
