@@ -97,7 +97,9 @@ export async function run(argv: string[]): Promise<void> {
       }
     }
     await load(perHost.url, body, 1000, 16, 1000);
-    console.log(`uploads: ${requests} x ${rounds} rounds (round 1 of alerts fires 2,000 alerts), 25 KB, concurrency 16, 1,000 hosts, fsync always`);
+    console.log(
+      `uploads: ${requests} x ${rounds} rounds (round 1 of alerts fires 2,000 alerts), 25 KB, concurrency 16, 1,000 hosts, fsync always`,
+    );
     for (const [name, r] of Object.entries(results)) {
       const sorted = [...r.latencies].sort((a, b) => a - b);
       console.log(
