@@ -9,6 +9,7 @@ import { limitBySource, limitByToken, RateLimiter } from "./limits.ts";
 import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
 import { agentRoutes } from "./routes/agents.ts";
+import { controlRoutes } from "./routes/control.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
@@ -31,6 +32,8 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     bodyTimeoutMs: 30_000,
     logs: null,
     agents: null,
+    releases: null,
+    commands: null,
     ...input,
   };
   const { clock } = options;
@@ -68,6 +71,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
   app.route("/", welcomeRoute(kit));
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
+  if (agents) app.route("/", controlRoutes(kit, agents, auth));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

@@ -1,8 +1,10 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
 import type { AgentStore } from "./agents/agent-store.ts";
+import type { CommandHub } from "./agents/command-hub.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { LogStore } from "./logs/log-store.ts";
+import type { ReleaseStore } from "./releases/release-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -29,6 +31,9 @@ export interface AppOptions {
   logs?: LogStore | null;
   /** Enrolled agents (register, inventory, health); null leaves those routes out. */
   agents?: AgentStore | null;
+  /** Agent releases (update check, downloads) and commands over the agents' long-polls; null: none. */
+  releases?: ReleaseStore | null;
+  commands?: CommandHub | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

@@ -6,6 +6,7 @@ import { UsageError } from "../shared/cli.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { AgentStore } from "./agents/agent-store.ts";
+import { CommandHub } from "./agents/command-hub.ts";
 import { createApp } from "./app.ts";
 import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
@@ -13,6 +14,7 @@ import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
 import { type OpenLogs, openLogs } from "./logs/open.ts";
+import { ReleaseStore } from "./releases/release-store.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
@@ -91,6 +93,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   }
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
+  const commands = new CommandHub(logs.db, () => new Date());
   const app = createApp({
     store,
     auth: { mode, registry },
@@ -104,11 +107,14 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     logs: logs.store,
     // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
     agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
+    releases: new ReleaseStore(logs.db, dataDir),
+    commands,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
+    commands.close();
     await logs.close();
     await store.close();
     throw error;
@@ -133,6 +139,8 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
+  // Open long-polls are answered now (empty): agents reconnect to the next server.
+  commands.close();
   // A client trickling a body (or holding a connection open) must not hold the stop past a bound: what has
   // arrived by then is answered; the rest is cut, and the agents retry it.
   // A cleared timer, not Bun.sleep: a pending sleep would hold the exit for the whole bound.

@@ -24,7 +24,7 @@ import { errorMessage } from "../../shared/errors.ts";
 import { waitLock } from "../../shared/file-lock.ts";
 import { ServiceSchema } from "../../shared/logs.ts";
 
-export const ROLES = ["ingest", "read", "logs", "enroll"] as const;
+export const ROLES = ["ingest", "read", "logs", "enroll", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 /** A token brought from elsewhere (--value-stdin) must be at least this long. */
 export const MIN_TOKEN_LENGTH = 16;

@@ -1,7 +1,7 @@
 // Making minisign keys and signatures (the server's `release keygen`, scripts/sign-release.ts). The secret
 // key file is minisign's unencrypted format (what `minisign -G -W` writes), so `minisign -S` signs with it
 // too; keep it where only whoever signs releases can read it.
-import { blake2b512, keyIdText, type PublicKey, parsePublicKey } from "./minisign.ts";
+import { arrayBuffer, blake2b512, keyIdText, type PublicKey, parsePublicKey } from "./minisign.ts";
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
@@ -38,7 +38,7 @@ export async function generateKeyPair(): Promise<KeyPair> {
   const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
     "sign",
     "verify",
-  ])) as CryptoKeyPair;
+  ])) as unknown as CryptoKeyPair;
   const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
   const seed = new Uint8Array(Buffer.from(jwk.d ?? "", "base64url"));
   const publicKey = new Uint8Array(Buffer.from(jwk.x ?? "", "base64url"));
@@ -98,7 +98,7 @@ async function ed25519Sign(secret: SecretKey, data: Uint8Array): Promise<Uint8Ar
     false,
     ["sign"],
   );
-  return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, data));
+  return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, arrayBuffer(data)));
 }
 
 /** A prehashed ("ED") signature file, as `minisign -S -t COMMENT` writes. */

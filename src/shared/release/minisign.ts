@@ -89,9 +89,16 @@ export function blake2b512(data: Uint8Array): Uint8Array {
   return new Uint8Array(new Bun.CryptoHasher("blake2b512").update(data).digest().buffer);
 }
 
+/** A copy in a plain ArrayBuffer, the type WebCrypto takes. */
+export function arrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
 async function ed25519Verify(key: Uint8Array, signature: Uint8Array, data: Uint8Array): Promise<boolean> {
-  const imported = await crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
-  return crypto.subtle.verify({ name: "Ed25519" }, imported, signature, data);
+  const imported = await crypto.subtle.importKey("raw", arrayBuffer(key), { name: "Ed25519" }, false, [
+    "verify",
+  ]);
+  return crypto.subtle.verify({ name: "Ed25519" }, imported, arrayBuffer(signature), arrayBuffer(data));
 }
 
 /**
@@ -122,4 +129,13 @@ export async function verify(
     throw new MinisignError("the trusted comment was changed after signing");
   }
   return { key, trustedComment: signature.trustedComment };
+}
+
+/** The key's one base64 line, as a public key file holds it. */
+export function keyLine(key: PublicKey): string {
+  const bytes = new Uint8Array(PUBLIC_KEY_BYTES);
+  bytes.set([0x45, 0x64]);
+  bytes.set(key.keyId, 2);
+  bytes.set(key.raw, 10);
+  return Buffer.from(bytes).toString("base64");
 }
