@@ -21,6 +21,8 @@ const INSTALLED = [
   "timeout",
   "spoolMaxReports",
   "spoolMaxBytes",
+  "updateKey",
+  "noAutoUpdate",
 ] as const satisfies readonly SettingName[];
 
 const installArgs = settingArgs(INSTALLED);
@@ -42,7 +44,9 @@ function agentSpec(args: Record<string, unknown>, host: Pick<Host, "platform" | 
     const value = parseSetting(name, { raw, where: `--${flag}`, base: host.cwd });
     if (name === "url" || name === "token" || name === "enrollToken") continue;
     if (name === "ca") extra.push(`--${flag}`, { file: resolveOn(host, String(raw)), name: "ca" });
-    else if (name === "noCommandLines") {
+    else if (name === "updateKey") {
+      extra.push(`--${flag}`, { file: resolveOn(host, String(raw)), name: "update-key" });
+    } else if (name === "noCommandLines" || name === "noAutoUpdate") {
       if (value === true) extra.push(`--${flag}`);
     } else extra.push(`--${flag}`, String(raw).trim());
   }

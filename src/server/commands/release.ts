@@ -43,7 +43,9 @@ function versionArg(text: string): string {
 }
 
 function readKeys(files: string | string[] | undefined): PublicKey[] {
-  const list = files === undefined ? [] : Array.isArray(files) ? files : [files];
+  const list = (files === undefined ? [] : Array.isArray(files) ? files : [files])
+    .flatMap((one) => one.split(","))
+    .filter(Boolean);
   if (!list.length)
     throw new UsageError("add needs --public-key FILE: the key the release must be signed with");
   return list.map((file) => {
@@ -98,7 +100,7 @@ const add = defineCommand({
     dir: { type: "positional", required: true, description: "The release directory (e.g. dist)" },
     "public-key": {
       type: "string",
-      description: "A trusted public key file (repeatable, for a key rotation)",
+      description: "The trusted public key file(s), comma-separated (two during a key rotation)",
     },
     changelog: { type: "string", description: "A file whose text agents are shown as the changelog" },
     percent: {
