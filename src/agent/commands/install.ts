@@ -53,8 +53,26 @@ function agentSpec(args: Record<string, unknown>, host: Pick<Host, "platform" | 
   const token = flags.token !== undefined ? String(flags.token) : host.env.RELEVO_TOKEN;
   if (flags.token === undefined && token)
     parseSetting("token", { raw: token, where: "RELEVO_TOKEN", base: host.cwd });
+  const updateKey = flags.updateKey !== undefined ? resolveOn(host, String(flags.updateKey)) : undefined;
+  const autoUpdate = !(flags.noAutoUpdate === true);
   return {
     ...baseSpec,
+    linux: {
+      ...baseSpec.linux,
+      // The service cannot replace its own executable: a root oneshot does, after verifying it again.
+      ...(autoUpdate
+        ? {
+            updateUnit: {
+              args: (stateDir: string) => [
+                "apply-update",
+                "--state",
+                stateDir,
+                ...(updateKey ? ["--update-key", updateKey] : []),
+              ],
+            },
+          }
+        : {}),
+    },
     args: (stateDir) => ["run", "--url", url, ...extra, "--spool", stateDir],
     secrets: [
       ...(token ? [{ env: "RELEVO_TOKEN", value: token }] : []),
