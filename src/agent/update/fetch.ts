@@ -11,7 +11,7 @@ import { sha256Hex, verifyRelease } from "../../shared/release/manifest.ts";
 import type { PublicKey } from "../../shared/release/minisign.ts";
 import { compareSemver, parseSemver } from "../../shared/semver.ts";
 import type { AgentLog } from "../_log.ts";
-import { refusedVersions, refuseVersion, updateDir } from "./state.ts";
+import { ensureUpdateDir, refusedVersions, refuseVersion } from "./state.ts";
 
 /** The largest executable accepted (Bun's are ~100 MB). */
 const MAX_BYTES = 512 * 1024 * 1024;
@@ -74,8 +74,11 @@ export async function startsAs(path: string, version: string, timeoutMs = 30_000
 
 export async function checkForUpdate(ctx: UpdateContext): Promise<CheckResult> {
   const { log } = ctx;
-  const refuse = (version: string, why: string): CheckResult => {
-    refuseVersion(ctx.stateDir, version, why, ctx.now());
+  // Refused for good only when the signed release itself is at fault (old, or does not start): what the
+  // server merely claims (a version, a hash, a file name, a bad signature) must not let a compromised
+  // server make the agent refuse a real release later.
+  const refuse = (version: string, why: string, forGood = false): CheckResult => {
+    if (forGood) refuseVersion(ctx.stateDir, version, why, ctx.now());
     const message = `update: refusing ${version}: ${why}`;
     log.warn(message);
     return { kind: "refused", message };
@@ -138,7 +141,7 @@ export async function checkForUpdate(ctx: UpdateContext): Promise<CheckResult> {
   const own = parseSemver(ctx.version);
   const next = parseSemver(signedVersion);
   if (!own || !next || compareSemver(next, own) <= 0) {
-    return refuse(signedVersion, `it is not newer than ${ctx.version} (no downgrades)`);
+    return refuse(signedVersion, `it is not newer than ${ctx.version} (no downgrades)`, true);
   }
   const expectedFile = `relevo-agent-${ctx.platform}${ctx.platform.startsWith("windows-") ? ".exe" : ""}`;
   if (answer.file !== expectedFile)
@@ -146,7 +149,7 @@ export async function checkForUpdate(ctx: UpdateContext): Promise<CheckResult> {
   if (!signedHash || signedHash !== answer.sha256) {
     return refuse(signedVersion, `its SHA-256 is not the one in the signed SHA256SUMS`);
   }
-  const dir = updateDir(ctx.stateDir);
+  const dir = ensureUpdateDir(ctx.stateDir);
   const part = join(dir, `${expectedFile}.${signedVersion}.download`);
   const path = join(dir, `${expectedFile}.${signedVersion}`);
   try {
@@ -200,7 +203,7 @@ export async function checkForUpdate(ctx: UpdateContext): Promise<CheckResult> {
   const broken = await startsAs(path, signedVersion);
   if (broken) {
     rmSync(path, { force: true });
-    return refuse(signedVersion, `the new executable does not start: ${broken}`);
+    return refuse(signedVersion, `the new executable does not start: ${broken}`, true);
   }
   const message = `update: ${signedVersion} starts (--version); ready to install`;
   log.info(message);

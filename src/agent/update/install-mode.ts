@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Candidate } from "./fetch.ts";
-import { updateDir } from "./state.ts";
+import { ensureUpdateDir, updateDir } from "./state.ts";
 
 export type InstallMode = "stage" | "swap" | "none";
 
@@ -21,7 +21,7 @@ export const READY_FILE = "ready";
 
 /** Stages the candidate for the root unit: the executable, then its signed sums, then the ready flag. */
 export function stage(stateDir: string, candidate: Candidate): string {
-  const dir = join(updateDir(stateDir), STAGED_DIR);
+  const dir = join(ensureUpdateDir(stateDir), STAGED_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   copyFileSync(candidate.path, join(dir, candidate.file));
   writeFileSync(

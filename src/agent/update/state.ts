@@ -2,7 +2,7 @@
 // a version that failed its trial is never offered again), the trial of a just-installed version, and
 // the files being downloaded or staged.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import * as v from "valibot";
 
 export const UPDATE_DIR = "update";
@@ -22,7 +22,12 @@ const TrialSchema = v.object({
 export type Trial = v.InferOutput<typeof TrialSchema>;
 
 export function updateDir(stateDir: string): string {
-  const dir = join(stateDir, UPDATE_DIR);
+  return join(stateDir, UPDATE_DIR);
+}
+
+/** The update directory, made when something is to be written there (reads never create it). */
+export function ensureUpdateDir(stateDir: string): string {
+  const dir = updateDir(stateDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -39,6 +44,7 @@ function readJson<T>(path: string, schema: v.GenericSchema<unknown, T>): T | nul
 
 /** Written beside, then renamed: a reader sees the old file or the new one. */
 function writeJson(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 1)}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }
