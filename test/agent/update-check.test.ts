@@ -76,6 +76,7 @@ describe("checkForUpdate refuses what it must not run", () => {
       () => offer("0.9.0", script("0.9.0")),
       script("0.9.0"),
       /not newer than 1.0.0/,
+      true,
     ],
     [
       "the same version",
@@ -110,6 +111,7 @@ describe("checkForUpdate refuses what it must not run", () => {
       () => offer("1.1.0", script("1.1.1")),
       script("1.1.1"),
       /does not start.*not 1.1.0/,
+      true,
     ],
   ];
   for (const [name, make, served, why, forGood] of cases) {
