@@ -14,7 +14,7 @@ import { identityPath, readIdentity } from "../identity.ts";
 import { agentPlatform, type Candidate } from "../update/fetch.ts";
 import { installMode, stage } from "../update/install-mode.ts";
 import { trustedKeys } from "../update/keys.ts";
-import { swapIn } from "../update/swap.ts";
+import { removeLeftovers, swapIn } from "../update/swap.ts";
 import { confirmTrial, runTrial } from "../update/trial.ts";
 import { Updater } from "../update/updater.ts";
 import { commonArgs, loadSettings, readCa, settingArgs } from "./_args.ts";
@@ -69,6 +69,16 @@ export default defineCommand({
     const token = settings.token ?? identity?.token;
     const once = args.once === true;
     const mode = installMode(process.execPath, process.env);
+    // A version rolled back on Windows may have been still running when it was to be deleted.
+    if (mode === "swap") removeLeftovers(process.execPath);
+    // A bad --update-key must not stop reporting: the built-in keys still count.
+    let keys: ReturnType<typeof trustedKeys> = [];
+    try {
+      keys = trustedKeys(settings.updateKeyFile);
+    } catch (error) {
+      log.error(`${errorMessage(error)}; updates are checked with the built-in keys only`);
+      keys = trustedKeys(undefined);
+    }
     let stopping = false;
     let controller = new AbortController();
     const stop = (signal: NodeJS.Signals) => {
@@ -104,7 +114,7 @@ export default defineCommand({
                 token,
                 version: VERSION,
                 platform: agentPlatform(),
-                keys: trustedKeys(settings.updateKeyFile),
+                keys,
                 stateDir: settings.spoolDir,
                 ca,
                 timeoutMs: settings.timeoutS * 1000,

@@ -49,3 +49,12 @@ export function rollBack(swapped: Swapped): void {
     rmSync(failed, { force: true });
   } catch {}
 }
+
+/** What a swap or a rollback left behind that could not be deleted then (a running .exe on Windows). */
+export function removeLeftovers(executable: string): void {
+  for (const path of [`${executable}.failed`, join(dirname(executable), `.${basename(executable)}.new`)]) {
+    try {
+      rmSync(path, { force: true });
+    } catch {}
+  }
+}
