@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFile
 import { join } from "node:path";
 import { build, sha256sums } from "../../scripts/build.ts";
 import { signRelease } from "../../scripts/sign-release.ts";
+import { stage } from "../../src/agent/update/install-mode.ts";
 import { keyLine, parsePublicKey } from "../../src/shared/release/minisign.ts";
 import { generateKeyPair } from "../../src/shared/release/minisign-sign.ts";
 import { BUILD_TIMEOUT_MS, type CompiledServer, executables, run, startServer, tempDir } from "./_run.ts";
@@ -35,6 +36,7 @@ describe.skipIf(!supported)("self-update with the compiled agent and server", ()
   let trusted = { pub: "", sec: "" };
   let other = { pub: "", sec: "" };
   let bBuilt = "";
+  let aBuilt = "";
   const work = tempDir("relevo-e2e-update-");
 
   const cli = async (...args: string[]) => {
@@ -101,6 +103,7 @@ describe.skipIf(!supported)("self-update with the compiled agent and server", ()
       return one?.path ?? "";
     };
     const a = await variant("1.0.0");
+    aBuilt = a;
     bBuilt = await variant("1.1.0");
     const built = await executables(["linux-x64"], ["server"]);
     server = join(work, "relevo-server-linux-x64");
@@ -234,4 +237,74 @@ describe.skipIf(!supported)("self-update with the compiled agent and server", ()
     ).json()) as { agent: { version: string } }[];
     expect(reports.at(-1)?.agent.version).toBe("1.1.0");
   }, 180_000);
+
+  /** The root oneshot's command run by hand: a fake systemctl on PATH stands in for systemd. */
+  async function applyUpdate(staged: { version: string; body: Uint8Array | string; secret: string }) {
+    const root = join(work, `apply-${Math.random().toString(36).slice(2)}`);
+    const state = join(root, "state");
+    const bin = join(root, "bin");
+    mkdirSync(state, { recursive: true });
+    mkdirSync(bin);
+    const installed = join(bin, "relevo-agent");
+    copyFileSync(aBuilt, installed);
+    chmodSync(installed, 0o755);
+    const dir = await release(staged.version, staged.secret, readFileSync(bBuilt));
+    // What the agent staged (the signed sums); then the file is swapped for `body` to test the re-check.
+    stage(state, {
+      version: staged.version,
+      path: join(dir, NAME),
+      file: NAME,
+      sums: readFileSync(join(dir, "SHA256SUMS"), "utf8"),
+      signature: readFileSync(join(dir, "SHA256SUMS.minisig"), "utf8"),
+    });
+    writeFileSync(join(state, "update", "staged", NAME), staged.body);
+    const fake = join(root, "fake-bin");
+    mkdirSync(fake);
+    // On restart, the new version "delivers a report": its trial is confirmed.
+    writeFileSync(
+      join(fake, "systemctl"),
+      `#!/bin/sh\necho "$@" >> "${root}/systemctl.log"\n[ "$1" = restart ] && sed -i 's/"confirmed": false/"confirmed": true/' "${state}/update/trial.json"\nexit 0\n`,
+    );
+    chmodSync(join(fake, "systemctl"), 0o755);
+    const out = await run(
+      ["/usr/bin/env", "-i", `PATH=${fake}:/usr/bin:/bin`, installed, "apply-update", "--state", state],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const log = existsSync(join(root, "systemctl.log"))
+      ? readFileSync(join(root, "systemctl.log"), "utf8")
+      : "";
+    return { out, installed, state, log };
+  }
+
+  test("apply-update (the root oneshot) verifies the staged file again, swaps it in and restarts the service", async () => {
+    const { out, installed, log } = await applyUpdate({
+      version: "1.1.0",
+      body: readFileSync(bBuilt),
+      secret: trusted.sec,
+    });
+    expect(out.code).toBe(0);
+    expect((await run([installed, "--version"])).stdout.trim()).toBe("1.1.0");
+    expect((await run([`${installed}.previous`, "--version"])).stdout.trim()).toBe("1.0.0");
+    expect(log).toBe("restart relevo-agent.service\n");
+  }, 120_000);
+
+  test("apply-update refuses a staged file changed after the agent verified it, and touches nothing", async () => {
+    const changed = readFileSync(bBuilt);
+    changed[changed.length - 1] = (changed[changed.length - 1] ?? 0) ^ 1;
+    const { out, installed, state, log } = await applyUpdate({
+      version: "1.1.0",
+      body: changed,
+      secret: trusted.sec,
+    });
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain("SHA-256 is not the signed one");
+    expect((await run([installed, "--version"])).stdout.trim()).toBe("1.0.0");
+    expect(log).toBe("");
+    expect(existsSync(join(state, "update", "ready"))).toBe(false);
+    const wrongKey = await applyUpdate({ version: "1.1.0", body: readFileSync(bBuilt), secret: other.sec });
+    expect(wrongKey.out.stderr).toContain("not trusted");
+    expect((await run([wrongKey.installed, "--version"])).stdout.trim()).toBe("1.0.0");
+  }, 120_000);
 });

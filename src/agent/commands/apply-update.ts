@@ -4,7 +4,7 @@
 // version not newer than its own, runs the file with --version, renames it over the executable, restarts
 // the service and waits for the new version to confirm a delivered report; otherwise it puts the previous
 // executable back, refuses that version (in the agent's own refused list) and restarts the service.
-import { chownSync, existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import * as v from "valibot";
@@ -82,6 +82,8 @@ export default defineCommand({
       const actual = sha256Hex(new Uint8Array(readFileSync(file)));
       if (actual !== release.sums.get(meta.file))
         throw new Error(`${meta.file}'s SHA-256 is not the signed one`);
+      // Its mode is whatever the agent left: executable by root's decision only.
+      chmodSync(file, 0o755);
       const broken = await startsAs(file, release.version);
       if (broken) throw new Error(`the new executable does not start: ${broken}`);
       log.info(`${release.version} verified again (key ${release.keyId}); installing it`);

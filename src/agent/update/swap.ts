@@ -2,7 +2,7 @@
 // the executable first (same file system), then renamed over it: a rename is atomic and works on a running
 // executable (Linux keeps the old inode; Windows lets a running .exe be renamed, not deleted), where
 // writing into it would fail with ETXTBSY. The previous executable is kept as <exe>.previous.
-import { copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface Swapped {
@@ -19,6 +19,7 @@ export function swapIn(executable: string, verified: string): Swapped {
   const staged = join(dir, `.${basename(executable)}.new`);
   const previous = previousPath(executable);
   copyFileSync(verified, staged);
+  chmodSync(staged, 0o755);
   try {
     // A rename cannot replace an existing file on Windows: the old previous goes first.
     rmSync(previous, { force: true });
