@@ -10,6 +10,7 @@ import { countRequests } from "./metrics/middleware.ts";
 import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
 import { agentRoutes } from "./routes/agents.ts";
+import { controlRoutes } from "./routes/control.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { opsRoutes } from "./routes/ops.ts";
@@ -34,6 +35,8 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     logs: null,
     agents: null,
     ops: null,
+    releases: null,
+    commands: null,
     ...input,
   };
   const { clock } = options;
@@ -73,6 +76,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   app.route("/", welcomeRoute(kit));
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
   app.route("/", opsRoutes(kit, app));
+  if (agents) app.route("/", controlRoutes(kit, agents, auth));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// relevo-server: serve (the default), token, agent, install, uninstall, health. Each command is loaded only when called.
+// relevo-server: serve (the default), token, agent, release, install, uninstall, health. Each command is loaded only when called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -14,6 +14,7 @@ export const main = defineCommand({
     serve: () => import("./commands/serve.ts").then((m) => m.default),
     token: () => import("./commands/token.ts").then((m) => m.default),
     agent: () => import("./commands/agent.ts").then((m) => m.default),
+    release: () => import("./commands/release.ts").then((m) => m.default),
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
     health: () => import("./commands/health.ts").then((m) => m.default),

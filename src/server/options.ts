@@ -1,10 +1,12 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
 import type { AgentStore } from "./agents/agent-store.ts";
+import type { CommandHub } from "./agents/command-hub.ts";
 import type { AlertEngine } from "./alerts/engine.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { LogStore } from "./logs/log-store.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
+import type { ReleaseStore } from "./releases/release-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -33,6 +35,9 @@ export interface AppOptions {
   agents?: AgentStore | null;
   /** Operations: /metrics and /api/alerts (null leaves both out; /openapi.json and /docs are always there). */
   ops?: OpsOptions | null;
+  /** Agent releases (update check, downloads) and commands over the agents' long-polls; null: none. */
+  releases?: ReleaseStore | null;
+  commands?: CommandHub | null;
 }
 
 export interface OpsOptions {

@@ -6,6 +6,7 @@ import { UsageError } from "../shared/cli.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { AgentStore } from "./agents/agent-store.ts";
+import { CommandHub } from "./agents/command-hub.ts";
 import { createApp } from "./app.ts";
 import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
@@ -15,6 +16,7 @@ import { listenerOptions } from "./listener.ts";
 import { type OpenLogs, openLogs } from "./logs/open.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { openOps, readAlerts } from "./ops.ts";
+import { ReleaseStore } from "./releases/release-store.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
@@ -114,6 +116,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   });
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
+  const commands = new CommandHub(logs.db, () => new Date());
   const app = createApp({
     store: opened.store,
     auth: { mode, registry },
@@ -128,12 +131,15 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
     agents: new AgentStore(logs.db, logs.writer, 3 * interval),
     ops: { metrics: opened.metrics, metricsPublic: settings.metricsPublic ?? false, alerts: opened.alerts },
+    releases: new ReleaseStore(logs.db, dataDir),
+    commands,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
     await opened.close();
+    commands.close();
     await logs.close();
     await store.close();
     throw error;
@@ -159,6 +165,8 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
+  // Open long-polls are answered now (empty): agents reconnect to the next server.
+  commands.close();
   // A client trickling a body (or holding a connection open) must not hold the stop past a bound: what has
   // arrived by then is answered; the rest is cut, and the agents retry it.
   // A cleared timer, not Bun.sleep: a pending sleep would hold the exit for the whole bound.

@@ -56,6 +56,38 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 4,
+    name: "releases and agent commands",
+    up(db) {
+      // Imported agent releases (files in <data>/releases/<version>/); sums and signature kept verbatim so
+      // every agent checks the same signed text. percent: the share of the fleet offered it (rollout).
+      db.run(`CREATE TABLE releases (
+        version TEXT PRIMARY KEY,
+        released_at TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        percent INTEGER NOT NULL CHECK (percent BETWEEN 1 AND 100),
+        changelog TEXT NOT NULL,
+        sums TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        url_base TEXT
+      )`);
+      // collect/update asked of an agent, heard over its long-poll, with the outcome it reported.
+      db.run(`CREATE TABLE agent_commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('collect', 'update')),
+        state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'done', 'failed')),
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        finished_at INTEGER,
+        message TEXT
+      )`);
+      db.run("CREATE INDEX agent_commands_agent ON agent_commands (agent_id, id)");
+      db.run("CREATE INDEX agent_commands_queued ON agent_commands (agent_id) WHERE state = 'queued'");
+    },
+  },
+  {
     version: 6,
     name: "alerts",
     up(db) {
