@@ -3,6 +3,7 @@
 //   bun run build                                   all six into dist/, with dist/SHA256SUMS
 //   bun run build -- --target linux-x64 --app agent  only some (both flags repeatable or comma-separated)
 //   bun run build -- --outdir DIR --no-bytecode --no-sums --force
+//   bun run build -- --version 1.2.0 --update-key release.pub   the version, and the keys updates are checked with
 // Every executable ignores .env and bunfig.toml where it runs (autoload off), is minified and carries
 // bytecode. A build whose inputs did not change since the last one is reused: each executable has a
 // stamp (<outdir>/meta/<name>.json) with a hash of every bundled input and of the build settings, and the
@@ -11,6 +12,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { keyLine, parsePublicKey } from "../src/shared/release/minisign.ts";
+import { parseSemver } from "../src/shared/semver.ts";
 
 export const REPO = resolve(import.meta.dir, "..");
 
@@ -36,6 +39,10 @@ export interface BuildOptions {
   sums?: boolean;
   /** Rebuild even when the stamp says the executable is fresh. */
   force?: boolean;
+  /** The version the executables report (default: package.json's). */
+  version?: string;
+  /** minisign public keys (their base64 lines) the agent trusts for self-update, besides --update-key. */
+  updateKeys?: string[];
   /** Progress lines (stderr); silent by default so tests stay quiet. */
   log?: (line: string) => void;
 }
@@ -62,9 +69,40 @@ export function executableName(app: AppName, target: TargetName): string {
   return `relevo-${app}-${t.os}-${t.arch}${t.os === "windows" ? ".exe" : ""}`;
 }
 
-function stampKey(app: AppName, target: TargetName, bytecode: boolean, inputs: string[]): string | null {
+/** What is injected at build time (`--define`): part of every stamp. */
+interface Injected {
+  version: string | undefined;
+  updateKeys: string[];
+}
+
+function defines(injected: Injected): string[] {
+  return [
+    ...(injected.version ? ["--define", `RELEVO_BUILD_VERSION=${JSON.stringify(injected.version)}`] : []),
+    ...(injected.updateKeys.length
+      ? ["--define", `RELEVO_UPDATE_KEYS=${JSON.stringify(injected.updateKeys.join(","))}`]
+      : []),
+  ];
+}
+
+function stampKey(
+  app: AppName,
+  target: TargetName,
+  bytecode: boolean,
+  inputs: string[],
+  injected: Injected,
+): string | null {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ app, target, bytecode, bun: Bun.version, build: hashFile(import.meta.path) }));
+  hash.update(
+    JSON.stringify({
+      app,
+      target,
+      bytecode,
+      bun: Bun.version,
+      build: hashFile(import.meta.path),
+      // Only when set, so a plain build keeps the stamps it had.
+      ...(injected.version || injected.updateKeys.length ? { injected } : {}),
+    }),
+  );
   for (const input of [...inputs].sort()) {
     const file = join(REPO, input);
     if (!existsSync(file)) return null;
@@ -92,6 +130,7 @@ async function buildOne(
   outdir: string,
   bytecode: boolean,
   force: boolean,
+  injected: Injected,
 ): Promise<Built> {
   const started = performance.now();
   const name = executableName(app, target);
@@ -104,7 +143,7 @@ async function buildOne(
     !force &&
     previous &&
     existsSync(path) &&
-    stampKey(app, target, bytecode, previous.inputs) === previous.key
+    stampKey(app, target, bytecode, previous.inputs, injected) === previous.key
   ) {
     return {
       app,
@@ -137,6 +176,7 @@ async function buildOne(
       "--no-compile-autoload-bunfig",
       "--no-compile-autoload-tsconfig",
       "--no-compile-autoload-package-json",
+      ...defines(injected),
       `--metafile=${metafile}`,
       "--outfile",
       join(work, name),
@@ -156,7 +196,7 @@ async function buildOne(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  const key = stampKey(app, target, bytecode, inputs);
+  const key = stampKey(app, target, bytecode, inputs, injected);
   mkdirSync(join(outdir, "meta"), { recursive: true });
   if (key) writeFileSync(stampFile, `${JSON.stringify({ key, inputs } satisfies Stamp, null, 1)}\n`);
   const ms = Math.round(performance.now() - started);
@@ -173,12 +213,13 @@ export async function build(options: BuildOptions = {}): Promise<Built[]> {
   const targets = options.targets ?? (Object.keys(TARGETS) as TargetName[]);
   const apps = options.apps ?? (Object.keys(APPS) as AppName[]);
   const bytecode = options.bytecode ?? true;
+  const injected: Injected = { version: options.version, updateKeys: options.updateKeys ?? [] };
   mkdirSync(outdir, { recursive: true });
   const built: Built[] = [];
   // One at a time: compiling is CPU-bound, and in parallel the builds only wait for each other.
   for (const target of targets) {
     for (const app of apps) {
-      const one = await buildOne(app, target, outdir, bytecode, options.force ?? false);
+      const one = await buildOne(app, target, outdir, bytecode, options.force ?? false, injected);
       options.log?.(
         `${one.reused ? "fresh" : "built"}  ${one.name}  ${(one.bytes / 2 ** 20).toFixed(1)} MiB` +
           (one.reused ? "" : `  ${(one.ms / 1000).toFixed(1)} s`),
@@ -214,8 +255,14 @@ async function main(argv: string[]): Promise<void> {
       "no-bytecode": { type: "boolean" },
       "no-sums": { type: "boolean" },
       force: { type: "boolean" },
+      version: { type: "string" },
+      "update-key": { type: "string", multiple: true },
     },
   });
+  if (values.version !== undefined && !parseSemver(values.version)) {
+    throw new Error(`--version must be a semantic version such as 1.2.0, got "${values.version}"`);
+  }
+  const updateKeys = (values["update-key"] ?? []).map((file) => parsePublicKey(readFileSync(file, "utf8")));
   const started = performance.now();
   const built = await build({
     targets: listFlag(values.target, Object.keys(TARGETS) as TargetName[], "target"),
@@ -224,6 +271,8 @@ async function main(argv: string[]): Promise<void> {
     bytecode: !values["no-bytecode"],
     sums: !values["no-sums"],
     force: values.force ?? false,
+    version: values.version,
+    updateKeys: updateKeys.map(keyLine),
     log: (line) => console.error(line),
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

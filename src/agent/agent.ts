@@ -5,6 +5,9 @@ import { VERSION } from "../shared/version.ts";
 import type { AgentLog } from "./_log.ts";
 import { releaseMemory } from "./_memory.ts";
 import { Agent, type CycleResult, type ReportSource } from "./loop.ts";
+
+export type { Agent };
+
 import { createSender } from "./send.ts";
 import { type AgentSettings, logsUrlOf } from "./settings.ts";
 import { Spool } from "./spool.ts";
@@ -20,6 +23,10 @@ export interface AgentEdges {
   backoff?: { baseMs: number; maxMs: number };
   /** After each report of a long run; by default gives memory back (releaseMemory). */
   afterReport?: () => void | Promise<void>;
+  /** When a new report was delivered. */
+  onDelivered?: () => void | Promise<void>;
+  /** Runs beside a long run's loop (the command poll, the daily update check) until `signal` aborts. */
+  companion?: (agent: Agent, signal: AbortSignal) => Promise<unknown>;
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
@@ -80,12 +87,17 @@ export async function runAgent(
       backoff: edges.backoff,
       once: options.once,
       afterReport: edges.afterReport ?? releaseMemory,
+      onDelivered: edges.onDelivered,
     });
     if (options.once) return await agent.cycle(options.signal);
     log.info(
       `relevo-agent ${VERSION} reporting to ${settings.uploadUrl.href} every ${settings.intervalS} s (spool ${settings.spoolDir})`,
     );
+    const beside = edges.companion?.(agent, options.signal).catch((error: unknown) => {
+      log.error(`agent companion failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
     await agent.run(options.signal);
+    await beside;
     log.info("stopping");
     return undefined;
   } finally {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // relevo-agent: collect (print one report), run (collect and send every interval), log (send log entries),
-// register (enroll), install/uninstall (a service at boot). Each command is loaded only when it is called.
+// register (enroll), install/uninstall (a service at boot), apply-update (root, installs a staged update). Each command is loaded only when it is called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -14,6 +14,7 @@ export const main = defineCommand({
     register: () => import("./commands/register.ts").then((m) => m.default),
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
+    "apply-update": () => import("./commands/apply-update.ts").then((m) => m.default),
   },
 });
 

@@ -36,6 +36,8 @@ export interface AgentOptions {
   once?: boolean;
   /** Runs after each report of `run`, before the wait: gives memory back (see _memory.ts). */
   afterReport?: () => void | Promise<void>;
+  /** Called when a new report was delivered (a trial of a new version is confirmed by it). */
+  onDelivered?: () => void | Promise<void>;
 }
 
 export type CycleResult =
@@ -61,6 +63,10 @@ export class Agent {
   /** The interval the server asked for in its last answer. */
   private serverIntervalMs: number | undefined;
   private readonly backoff: { baseMs: number; maxMs: number };
+  /** Aborted to end the current wait early: the server asked for a report now. */
+  private wake = new AbortController();
+  /** Callers of collectNow() waiting for the next cycle's result. */
+  private asked: ((result: CycleResult) => void)[] = [];
 
   constructor(readonly options: AgentOptions) {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -119,6 +125,7 @@ export class Agent {
     switch (outcome.kind) {
       case "delivered":
         this.succeeded(outcome);
+        await this.options.onDelivered?.();
         log.debug(`delivered report ${id} (${outcome.status}${outcome.duplicate ? ", already stored" : ""})`);
         return { report: "delivered", reportId: id, status: outcome.status };
       case "retry":
@@ -185,6 +192,14 @@ export class Agent {
     }
   }
 
+  /** Asks the running loop for a report now (a server's collect command); resolves with its result. */
+  collectNow(): Promise<CycleResult> {
+    return new Promise((resolve) => {
+      this.asked.push(resolve);
+      this.wake.abort();
+    });
+  }
+
   /** Runs until `signal` aborts: a report every interval, spool tries in between while the server is away. */
   async run(signal: AbortSignal): Promise<void> {
     const { now, sleep, spool, log } = this.options;
@@ -192,11 +207,14 @@ export class Agent {
     let trouble = 0;
     while (!signal.aborted) {
       const start = now();
+      let waiting: ((result: CycleResult) => void)[] = [];
       try {
-        if (start >= nextCollect) {
+        if (start >= nextCollect || this.asked.length) {
           // Set first so that a step that throws still waits an interval before collecting again.
           nextCollect = start + this.options.intervalMs;
-          await this.cycle(signal);
+          waiting = this.asked.splice(0);
+          const result = await this.cycle(signal);
+          for (const resolve of waiting) resolve(result);
           await this.options.afterReport?.();
           // After the cycle: the server's answer may have changed the interval.
           nextCollect = Math.max(start + this.nextIntervalMs(), now() + 100);
@@ -208,12 +226,16 @@ export class Agent {
         // A broken spool directory or a bug in one step: log it and carry on later, never crash-loop.
         trouble++;
         log.error(`agent step failed (${trouble} in a row): ${errorMessage(error)}`);
+        for (const resolve of waiting)
+          resolve({ report: "invalid", reportId: undefined, message: errorMessage(error) });
         await sleep(this.backoffMs(trouble), signal);
         continue;
       }
       const wakeAt =
         this.retryAt && spool.size > 0 && this.retryAt < nextCollect ? this.retryAt : nextCollect;
-      await sleep(Math.max(0, wakeAt - now()), signal);
+      if (this.asked.length) continue;
+      this.wake = new AbortController();
+      await sleep(Math.max(0, wakeAt - now()), AbortSignal.any([signal, this.wake.signal]));
     }
   }
 

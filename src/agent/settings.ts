@@ -23,6 +23,9 @@ export interface AgentSettings {
   commandLines: boolean;
   spoolMaxReports: number;
   spoolMaxBytes: number;
+  /** A minisign public key file trusted for self-update besides the keys built in. */
+  updateKeyFile?: string | undefined;
+  autoUpdate?: boolean;
 }
 
 type Kind = "url" | "text" | "path" | "seconds" | "count" | "bytes" | "flag";
@@ -110,6 +113,19 @@ export const SETTINGS = {
     default: 100 * MiB,
     description: "Most bytes kept in the spool, e.g. 100M",
   },
+  updateKey: {
+    flag: "update-key",
+    env: "RELEVO_UPDATE_KEY",
+    kind: "path",
+    description: "A minisign public key file trusted for self-update, besides the built-in ones",
+  },
+  noAutoUpdate: {
+    flag: "no-auto-update",
+    env: "RELEVO_NO_AUTO_UPDATE",
+    kind: "flag",
+    default: false,
+    description: "Never update itself (no daily check, server update requests refused)",
+  },
 } as const satisfies Record<string, Spec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -196,6 +212,8 @@ export function resolveSettings(input: SettingsInput): AgentSettings {
     commandLines: !(get<boolean>("noCommandLines") ?? DEFAULTS.noCommandLines),
     spoolMaxReports: get<number>("spoolMaxReports") ?? DEFAULTS.spoolMaxReports,
     spoolMaxBytes: get<number>("spoolMaxBytes") ?? DEFAULTS.spoolMaxBytes,
+    updateKeyFile: get<string>("updateKey"),
+    autoUpdate: !(get<boolean>("noAutoUpdate") ?? DEFAULTS.noAutoUpdate),
   };
 }
 

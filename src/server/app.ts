@@ -6,11 +6,14 @@ import { clientIp } from "./client-ip.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, toErrorResponse } from "./http-error.ts";
 import { limitBySource, limitByToken, RateLimiter } from "./limits.ts";
+import { countRequests } from "./metrics/middleware.ts";
 import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
 import { agentRoutes } from "./routes/agents.ts";
+import { controlRoutes } from "./routes/control.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
+import { opsRoutes } from "./routes/ops.ts";
 import { queryRoutes } from "./routes/query.ts";
 import { uploadRoute } from "./routes/upload.ts";
 import { welcomeRoute } from "./routes/welcome.ts";
@@ -31,6 +34,9 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     bodyTimeoutMs: 30_000,
     logs: null,
     agents: null,
+    ops: null,
+    releases: null,
+    commands: null,
     ...input,
   };
   const { clock } = options;
@@ -60,6 +66,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     c.set("clientIp", clientIp(c.env?.ip, c.req.header("x-forwarded-for") ?? null, options.trustProxy));
     return next();
   });
+  if (options.ops?.metrics) app.use("*", countRequests(options.ops.metrics));
   if (limiter) app.use("*", limitBySource(limiter, clock));
 
   app.route("/", uploadRoute(kit));
@@ -68,6 +75,8 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
   app.route("/", welcomeRoute(kit));
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
+  app.route("/", opsRoutes(kit, app));
+  if (agents) app.route("/", controlRoutes(kit, agents, auth));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
-// relevo-server: serve (the default), token, agent, install, uninstall, export, import. Each command is loaded only when called.
+// relevo-server: serve (the default), token, agent, release, install, uninstall, health, export, import. Each
+// command is loaded only when called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -14,8 +15,10 @@ export const main = defineCommand({
     serve: () => import("./commands/serve.ts").then((m) => m.default),
     token: () => import("./commands/token.ts").then((m) => m.default),
     agent: () => import("./commands/agent.ts").then((m) => m.default),
+    release: () => import("./commands/release.ts").then((m) => m.default),
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
+    health: () => import("./commands/health.ts").then((m) => m.default),
     export: () => import("./commands/transfer.ts").then((m) => m.exportCommand),
     import: () => import("./commands/transfer.ts").then((m) => m.importCommand),
   },

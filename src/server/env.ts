@@ -2,6 +2,8 @@
 /** Per-request bindings from Bun.serve: the TCP peer address. Tests pass them to app.request(). */
 export interface Bindings {
   ip?: string;
+  /** Sets this request's idle timeout in seconds (Bun's server.timeout), for a long-poll. */
+  timeout?: (seconds: number) => void;
 }
 
 export interface Variables {

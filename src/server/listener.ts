@@ -16,14 +16,24 @@ export function listenerOptions(app: Hono<AppEnv>, options: ListenerOptions = {}
     // refuses a declared Content-Length above it with a JSON 413 before reading a byte.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: options.idleTimeout ?? 30,
-    fetch(request: Request, server: { requestIP(request: Request): { address: string } | null }) {
+    fetch(
+      request: Request,
+      server: {
+        requestIP(request: Request): { address: string } | null;
+        timeout(request: Request, seconds: number): void;
+      },
+    ) {
       // HTTP/1.0 allows no Host; Bun then hands over a relative URL that no route can match.
       if (!request.headers.get("host")) {
         return errorResponse(400, "missing_host", "the request has no Host header", undefined, {
           connection: "close",
         });
       }
-      return app.fetch(request, { ip: server.requestIP(request)?.address });
+      return app.fetch(request, {
+        ip: server.requestIP(request)?.address,
+        // A long-poll holds its connection quiet for up to a minute (Bun caps idle timeouts at 255 s).
+        timeout: (seconds: number) => server.timeout(request, Math.min(255, seconds)),
+      });
     },
     /** Only for a fault that escaped the app's own onError: still JSON, never Bun's HTML page. */
     error(): Response {

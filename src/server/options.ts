@@ -1,8 +1,12 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
 import type { Agents } from "./agents/agent-store.ts";
+import type { Commands } from "./agents/command-hub.ts";
+import type { AlertEngine } from "./alerts/engine.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { Logs } from "./logs/log-store.ts";
+import type { ServerMetrics } from "./metrics/server-metrics.ts";
+import type { ReleaseStore } from "./releases/release-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -29,6 +33,18 @@ export interface AppOptions {
   logs?: Logs | null;
   /** Enrolled agents (register, inventory, health); null leaves those routes out. */
   agents?: Agents | null;
+  /** Operations: /metrics and /api/alerts (null leaves both out; /openapi.json and /docs are always there). */
+  ops?: OpsOptions | null;
+  /** Agent releases (update check, downloads) and commands over the agents' long-polls; null: none. */
+  releases?: ReleaseStore | null;
+  commands?: Commands | null;
+}
+
+export interface OpsOptions {
+  metrics: ServerMetrics | null;
+  /** /metrics without a token (--metrics-public). */
+  metricsPublic: boolean;
+  alerts: AlertEngine | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

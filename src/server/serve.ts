@@ -1,23 +1,20 @@
-// `relevo-server serve`: opens the store, starts Bun.serve on the app, and on SIGTERM/SIGINT stops
-// accepting, lets in-flight uploads finish, checkpoints and exits 0.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+// `relevo-server serve`: opens what the server keeps (the data directory, or PostgreSQL with --database),
+// starts Bun.serve on the app, and on SIGTERM/SIGINT stops accepting, lets in-flight uploads finish,
+// checkpoints and exits 0.
+import { readFileSync } from "node:fs";
 import { UsageError } from "../shared/cli.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
-import { AgentStore, type Agents } from "./agents/agent-store.ts";
 import { createApp } from "./app.ts";
 import type { AuthMode } from "./auth/guard.ts";
-import { type TokenCheck, TokenRegistry } from "./auth/tokens.ts";
+import { type DatabaseFlags, openBackend, type TokenGate } from "./backend.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
-import type { Logs } from "./logs/log-store.ts";
-import { openLogs } from "./logs/open.ts";
-import { redactUrl, type TlsMode } from "./pg/connect.ts";
+import { ServerMetrics } from "./metrics/server-metrics.ts";
+import { openOps, readAlerts } from "./ops.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
-import { type FsyncMode, openFileStore } from "./store/file-store.ts";
-import type { Store } from "./store/types.ts";
+import type { FsyncMode } from "./store/file-store.ts";
 
 const serveLog = logger("server");
 /** How long SIGTERM waits for open requests before closing their connections. */
@@ -41,95 +38,12 @@ interface ServeSettings {
   /** Central logs: 0 keeps everything / no size bound. */
   logsRetentionDays: number;
   logsMaxBytes: number;
-  /** PostgreSQL instead of the data directory: reports, logs, agents and tokens shared by several servers. */
-  database?: { url: string; tls?: TlsMode; caFile?: string; statementTimeoutMs?: number };
-}
-
-/** What the server keeps, from the data directory or from PostgreSQL, and how to close it. */
-interface Backend {
-  store: Store;
-  logs: Logs;
-  agents: Agents;
-  registry: TokenCheck;
-  /** For the start line. */
-  where: string;
-  close(): Promise<void>;
-}
-
-/** Throws when the server would listen where anyone could read the inventory without a token. */
-type TokenGate = (registry: TokenCheck, hint: string) => void;
-
-async function openEmbedded(settings: ServeSettings, gate: TokenGate): Promise<Backend> {
-  const dataDir = resolve(settings.dataDir);
-  // Reports name hosts, users and processes: the directory is for the server alone.
-  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const registry = new TokenRegistry(dataDir);
-  gate(registry, `--data ${dataDir}`);
-  const store = await openFileStore({ dir: dataDir, fsync: settings.fsync, dayZone: settings.dayZone });
-  try {
-    const logs = openLogs(dataDir, {
-      retentionDays: settings.logsRetentionDays,
-      maxBytes: settings.logsMaxBytes,
-      clock: () => new Date(),
-    });
-    return {
-      store,
-      logs: logs.store,
-      // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
-      agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
-      registry,
-      where: `data ${dataDir}, fsync ${settings.fsync}`,
-      async close() {
-        await logs.close();
-        await store.close();
-        registry.flushUsage();
-      },
-    };
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-}
-
-async function openDatabase(
-  settings: ServeSettings,
-  database: NonNullable<ServeSettings["database"]>,
-  gate: TokenGate,
-): Promise<Backend> {
-  if (settings.fsync === "never") {
-    throw new UsageError(
-      "--fsync never does not go with --database: PostgreSQL's own settings (synchronous_commit) decide when a commit is durable",
-    );
-  }
-  if (settings.logsMaxBytes > 0) {
-    throw new UsageError(
-      "--logs-max-bytes does not go with --database (PostgreSQL frees deleted rows' space only on VACUUM); bound the logs by --logs-retention-days",
-    );
-  }
-  // Loaded only here: a server on the data directory never loads the PostgreSQL backend.
-  const { openPgBackend } = await import("./pg/open.ts");
-  const pg = await openPgBackend({
-    ...database,
-    clock: () => new Date(),
-    dayZone: settings.dayZone,
-    logsRetentionDays: settings.logsRetentionDays,
-    staleAfterMs: 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000,
-  });
-  const where = redactUrl(database.url);
-  try {
-    gate(pg.tokens, `--database ${where}`);
-  } catch (error) {
-    await pg.close();
-    throw error;
-  }
-  return {
-    store: pg.store,
-    logs: pg.logs,
-    agents: pg.agents,
-    registry: pg.tokens,
-    where: `database ${where}`,
-    close: () => pg.close(),
-  };
+  /** Operations: /metrics without a token, per-host series cap (0: none), the alert rules file. */
+  metricsPublic?: boolean;
+  metricsPerHost?: number;
+  alertsFile?: string;
+  /** PostgreSQL instead of the data directory: reports, logs, agents, tokens and commands shared by several servers. */
+  database?: DatabaseFlags;
 }
 
 function isLoopback(host: string): boolean {
@@ -155,6 +69,13 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     settings.tlsCert && settings.tlsKey
       ? { cert: readFileSync(settings.tlsCert, "utf8"), key: readFileSync(settings.tlsKey, "utf8") }
       : undefined;
+  // Checked before anything opens: a mistake in the rules stops the start with every problem named.
+  const alertsFile = readAlerts(settings.alertsFile);
+  if (alertsFile && settings.database) {
+    throw new UsageError(
+      "--alerts does not go with --database yet: alert state is kept in relevo.db, one server's own (run the alerts on a server with a data directory)",
+    );
+  }
   const loopback = isLoopback(settings.host);
   const proxied = settings.trustProxy.length > 0;
   const gate: TokenGate = (registry, hint) => {
@@ -166,14 +87,36 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
         "or pass --no-auth to serve without tokens on purpose",
     );
   };
-  const backend = settings.database
-    ? await openDatabase(settings, settings.database, gate)
-    : await openEmbedded(settings, gate);
-  const { store, registry } = backend;
+  const metrics = new ServerMetrics(VERSION);
+  const interval = (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000;
+  const backend = await openBackend(
+    {
+      dataDir: settings.dataDir,
+      fsync: settings.fsync,
+      dayZone: settings.dayZone,
+      logsRetentionDays: settings.logsRetentionDays,
+      logsMaxBytes: settings.logsMaxBytes,
+      // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
+      staleAfterMs: 3 * interval,
+      observer: metrics.journal,
+      ...(settings.database ? { database: settings.database } : {}),
+    },
+    gate,
+  );
+  const { registry } = backend;
+  const opened = openOps(metrics, {
+    store: backend.store,
+    logs: backend.logs,
+    stateDb: backend.stateDb,
+    alertsFile,
+    intervalMs: interval,
+    metricsPerHost: settings.metricsPerHost ?? 0,
+    clock: () => new Date(),
+  });
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
-    store,
+    store: opened.store,
     auth: { mode, registry },
     rateLimit: settings.rateLimit,
     maxUploads: settings.maxUploads,
@@ -184,15 +127,20 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     nextReportIn: settings.nextReportIn,
     logs: backend.logs,
     agents: backend.agents,
+    ops: { metrics: opened.metrics, metricsPublic: settings.metricsPublic ?? false, alerts: opened.alerts },
+    releases: backend.releases,
+    commands: backend.commands,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: settings.host, port: settings.port, tls, ...listenerOptions(app) });
   } catch (error) {
+    await opened.close();
     await backend.close();
     throw error;
   }
-  if (settings.fsync === "never" && !settings.database) {
+  opened.start();
+  if (settings.fsync === "never") {
     serveLog.warn(
       "--fsync never: reports are acknowledged before they are on disk; a power loss can lose them",
     );
@@ -212,6 +160,8 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
   serveLog.info("stopping: finishing in-flight uploads");
+  // Open long-polls are answered now (empty): agents reconnect to the next server.
+  await backend.commands.close();
   // A client trickling a body (or holding a connection open) must not hold the stop past a bound: what has
   // arrived by then is answered; the rest is cut, and the agents retry it.
   // A cleared timer, not Bun.sleep: a pending sleep would hold the exit for the whole bound.
@@ -226,6 +176,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await server.stop(true);
   }
   clearInterval(flush);
+  await opened.close();
   await backend.close();
   serveLog.info("stopped");
 }

@@ -73,8 +73,37 @@ export const UpdateCheckAnswerSchema = v.union([
     latest_version: v.string(),
     download_url: v.string(),
     changelog: v.string(),
+    /** relevo's own agents check these before running anything (see src/agent/update/). */
+    sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
+    /** The executable's name in the signed SHA256SUMS. */
+    file: v.optional(v.pipe(v.string(), v.maxLength(128))),
+    sums: v.optional(v.pipe(v.string(), v.maxLength(16_384))),
+    signature: v.optional(v.pipe(v.string(), v.maxLength(4_096))),
   }),
 ]);
+
+export const COMMAND_KINDS = ["collect", "update"] as const;
+export type CommandKind = (typeof COMMAND_KINDS)[number];
+
+/** A command for an agent, as the queue holds it (and GET /api/agents/{id} shows the latest ones). */
+export const AgentCommandSchema = v.object({
+  id: v.number(),
+  kind: v.picklist(COMMAND_KINDS),
+  state: v.picklist(["queued", "delivered", "done", "failed"]),
+  created_at: v.string(),
+  delivered_at: v.nullable(v.string()),
+  finished_at: v.nullable(v.string()),
+  message: v.nullable(v.string()),
+});
+
+/** GET /api/agents/{id}/commands?wait=55: what the agent is asked to do (empty when the wait ran out). */
+export const CommandsAnswerSchema = v.object({ commands: v.array(AgentCommandSchema) });
+
+/** POST /api/agents/{id}/commands/{command}: the agent's outcome. */
+export const CommandOutcomeSchema = v.object({
+  state: v.picklist(["done", "failed"]),
+  message: v.pipe(v.string(), v.maxLength(1024)),
+});
 
 export const AGENT_STATES = ["active", "revoked"] as const;
 
@@ -91,6 +120,8 @@ export const AgentRecordSchema = v.object({
   state: v.picklist(AGENT_STATES),
   /** ok, or stale once three report intervals passed without a word from it. */
   health: v.picklist(["ok", "stale"]),
+  /** GET /api/agents/{id} only: its latest commands, newest first. */
+  commands: v.optional(v.array(AgentCommandSchema)),
 });
 
 export const AgentListQuerySchema = v.object({
@@ -116,3 +147,6 @@ export type UpdateCheckAnswer = v.InferOutput<typeof UpdateCheckAnswerSchema>;
 export type AgentRecord = v.InferOutput<typeof AgentRecordSchema>;
 export type AgentListQuery = v.InferOutput<typeof AgentListQuerySchema>;
 export type AgentHealth = v.InferOutput<typeof AgentHealthSchema>;
+export type AgentCommand = v.InferOutput<typeof AgentCommandSchema>;
+export type CommandsAnswer = v.InferOutput<typeof CommandsAnswerSchema>;
+export type CommandOutcome = v.InferOutput<typeof CommandOutcomeSchema>;

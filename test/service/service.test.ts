@@ -354,6 +354,7 @@ describe("the Linux install plan", () => {
     expect(runs).toEqual([
       "systemctl daemon-reload",
       "systemctl enable relevo-agent.service",
+      "systemctl enable --now relevo-agent-update.path",
       "systemctl restart relevo-agent.service",
     ]);
   });

@@ -21,6 +21,8 @@ const INSTALLED = [
   "timeout",
   "spoolMaxReports",
   "spoolMaxBytes",
+  "updateKey",
+  "noAutoUpdate",
 ] as const satisfies readonly SettingName[];
 
 const installArgs = settingArgs(INSTALLED);
@@ -42,15 +44,35 @@ function agentSpec(args: Record<string, unknown>, host: Pick<Host, "platform" | 
     const value = parseSetting(name, { raw, where: `--${flag}`, base: host.cwd });
     if (name === "url" || name === "token" || name === "enrollToken") continue;
     if (name === "ca") extra.push(`--${flag}`, { file: resolveOn(host, String(raw)), name: "ca" });
-    else if (name === "noCommandLines") {
+    else if (name === "updateKey") {
+      extra.push(`--${flag}`, { file: resolveOn(host, String(raw)), name: "update-key" });
+    } else if (name === "noCommandLines" || name === "noAutoUpdate") {
       if (value === true) extra.push(`--${flag}`);
     } else extra.push(`--${flag}`, String(raw).trim());
   }
   const token = flags.token !== undefined ? String(flags.token) : host.env.RELEVO_TOKEN;
   if (flags.token === undefined && token)
     parseSetting("token", { raw: token, where: "RELEVO_TOKEN", base: host.cwd });
+  const updateKey = flags.updateKey !== undefined ? resolveOn(host, String(flags.updateKey)) : undefined;
+  const autoUpdate = !(flags.noAutoUpdate === true);
   return {
     ...baseSpec,
+    linux: {
+      ...baseSpec.linux,
+      // The service cannot replace its own executable: a root oneshot does, after verifying it again.
+      ...(autoUpdate
+        ? {
+            updateUnit: {
+              args: (stateDir: string) => [
+                "apply-update",
+                "--state",
+                stateDir,
+                ...(updateKey ? ["--update-key", updateKey] : []),
+              ],
+            },
+          }
+        : {}),
+    },
     args: (stateDir) => ["run", "--url", url, ...extra, "--spool", stateDir],
     secrets: [
       ...(token ? [{ env: "RELEVO_TOKEN", value: token }] : []),

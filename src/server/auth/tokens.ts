@@ -24,7 +24,8 @@ import { errorMessage } from "../../shared/errors.ts";
 import { waitLock } from "../../shared/file-lock.ts";
 import { ServiceSchema } from "../../shared/logs.ts";
 
-export const ROLES = ["ingest", "read", "logs", "enroll"] as const;
+// `metrics`: a scraper that may read /metrics and nothing else; `admin`: releases and agent commands.
+export const ROLES = ["ingest", "read", "logs", "enroll", "admin", "metrics"] as const;
 export type Role = (typeof ROLES)[number];
 /** A token brought from elsewhere (--value-stdin) must be at least this long. */
 export const MIN_TOKEN_LENGTH = 16;

@@ -78,5 +78,17 @@ export const serveArgs = {
     default: "10",
     description: "Seconds any one database statement may run before it is cancelled",
   },
+  // Operations: metrics and alerts.
+  "metrics-public": {
+    type: "boolean",
+    default: false,
+    description: "Serve /metrics without a token (for a scraper on a private network)",
+  },
+  "metrics-per-host": {
+    type: "string",
+    default: "0",
+    description: "Export per-host series for at most this many hosts (0: none; labels per host are costly)",
+  },
+  alerts: { type: "string", description: "Alert rules and webhooks, YAML or JSON (see README, Alerts)" },
   verbose: { type: "boolean", description: "Debug logs and stack traces" },
 } as const satisfies ArgsDef;

@@ -21,6 +21,7 @@ const PASSED_ON = [
   "body-timeout",
   "logs-retention-days",
   "logs-max-bytes",
+  "metrics-per-host",
 ] as const;
 
 function withoutDefault<T extends object>(flag: T): Omit<T, "default"> {
@@ -37,6 +38,8 @@ const installArgs = {
   auth: serveArgs.auth,
   "tls-cert": { ...serveArgs["tls-cert"], description: "PEM certificate for HTTPS (handed to the service)" },
   "tls-key": { ...serveArgs["tls-key"], description: "PEM private key for HTTPS (handed to the service)" },
+  "metrics-public": serveArgs["metrics-public"],
+  alerts: { ...serveArgs.alerts, description: "Alert rules file (handed to the service)" },
 } satisfies ArgsDef;
 
 function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "cwd">): ServiceSpec {
@@ -57,6 +60,9 @@ function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "
     extra.push("--tls-cert", { file: resolveOn(on, cert), name: "tls-cert" });
     extra.push("--tls-key", { file: resolveOn(on, key), name: "tls-key" });
   }
+  if (args["metrics-public"] === true) extra.push("--metrics-public");
+  if (typeof args.alerts === "string")
+    extra.push("--alerts", { file: resolveOn(on, args.alerts), name: "alerts" });
   const lowPort = port < 1024;
   return {
     name: "relevo-server",

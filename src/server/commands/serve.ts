@@ -59,6 +59,9 @@ export default defineCommand({
           logsRetentionDays: intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30,
           logsMaxBytes: intFlag("logs-max-bytes", args["logs-max-bytes"], 0, Number.MAX_SAFE_INTEGER) ?? 0,
           database: databaseFlags(args, process.env.RELEVO_DATABASE_URL),
+          metricsPublic: args["metrics-public"] === true,
+          metricsPerHost: intFlag("metrics-per-host", args["metrics-per-host"], 0, 100_000) ?? 0,
+          alertsFile: args.alerts,
         },
         controller.signal,
       );

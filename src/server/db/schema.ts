@@ -55,4 +55,68 @@ export const MIGRATIONS: readonly Migration[] = [
       db.run("CREATE INDEX agents_state ON agents (state, id)");
     },
   },
+  {
+    version: 4,
+    name: "releases and agent commands",
+    up(db) {
+      // Imported agent releases (files in <data>/releases/<version>/); sums and signature kept verbatim so
+      // every agent checks the same signed text. percent: the share of the fleet offered it (rollout).
+      db.run(`CREATE TABLE releases (
+        version TEXT PRIMARY KEY,
+        released_at TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        percent INTEGER NOT NULL CHECK (percent BETWEEN 1 AND 100),
+        changelog TEXT NOT NULL,
+        sums TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        url_base TEXT
+      )`);
+      // collect/update asked of an agent, heard over its long-poll, with the outcome it reported.
+      db.run(`CREATE TABLE agent_commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('collect', 'update')),
+        state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'done', 'failed')),
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        finished_at INTEGER,
+        message TEXT
+      )`);
+      db.run("CREATE INDEX agent_commands_agent ON agent_commands (agent_id, id)");
+      db.run("CREATE INDEX agent_commands_queued ON agent_commands (agent_id) WHERE state = 'queued'");
+    },
+  },
+  {
+    version: 6,
+    name: "alerts",
+    up(db) {
+      // One row per rule and subject (a host's address, a log service, or "*"): its newest state. Times are
+      // milliseconds since the epoch, UTC. A firing row that is already firing is not notified again.
+      db.run(`CREATE TABLE alerts (
+        rule TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+        severity TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        value REAL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (rule, subject)
+      )`);
+      db.run("CREATE INDEX alerts_state ON alerts (state, updated_at)");
+      // Webhook deliveries still to make, written with the state change they announce, so neither a
+      // receiver that is down nor a restart loses one.
+      db.run(`CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL
+      )`);
+      db.run("CREATE INDEX alert_outbox_next ON alert_outbox (next_at)");
+    },
+  },
 ];

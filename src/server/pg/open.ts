@@ -5,6 +5,7 @@ import { errorMessage } from "../../shared/errors.ts";
 import type { DayZone } from "../day.ts";
 import { LogRetention } from "../logs/retention.ts";
 import { PgAgentStore } from "./agent-store.ts";
+import { PgCommandHub } from "./command-hub.ts";
 import { createSql, type DatabaseSettings, redactUrl } from "./connect.ts";
 import { PgLogStore } from "./log-store.ts";
 import { migratePg, PgSchemaTooNewError } from "./migrate.ts";
@@ -18,6 +19,7 @@ export interface PgBackend {
   logs: PgLogStore;
   agents: PgAgentStore;
   tokens: PgTokens;
+  commands: PgCommandHub;
   close(): Promise<void>;
 }
 
@@ -63,13 +65,16 @@ export async function openPgBackend(options: OpenPgOptions): Promise<PgBackend> 
     const retention = new LogRetention(logs, { clock: options.clock });
     retention.start();
     const agents = new PgAgentStore(sql, options.staleAfterMs);
+    const commands = await PgCommandHub.open(sql, options.clock);
     return {
       sql,
       store,
       logs,
       agents,
       tokens,
+      commands,
       async close() {
+        await commands.close();
         await retention.stop();
         await store.close();
         await tokens.close();

@@ -121,4 +121,24 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await sql`CREATE TABLE relevo_settings (key text PRIMARY KEY, value text NOT NULL)`;
     },
   },
+  {
+    version: 5,
+    name: "agent commands",
+    async up(sql) {
+      // As relevo.db's: collect/update asked of an agent, heard over its long-poll through whichever server
+      // holds it (NOTIFY relevo_commands), with the outcome it reported. Times in ms since the epoch.
+      await sql`CREATE TABLE agent_commands (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        agent_id bigint NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('collect', 'update')),
+        state text NOT NULL CHECK (state IN ('queued', 'delivered', 'done', 'failed')),
+        created_at bigint NOT NULL,
+        delivered_at bigint,
+        finished_at bigint,
+        message text
+      )`;
+      await sql`CREATE INDEX agent_commands_agent ON agent_commands (agent_id, id)`;
+      await sql`CREATE INDEX agent_commands_queued ON agent_commands (agent_id) WHERE state = 'queued'`;
+    },
+  },
 ];

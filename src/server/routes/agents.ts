@@ -15,7 +15,7 @@ import {
   type UpdateCheckAnswer,
 } from "../../shared/agents.ts";
 import { checkReport } from "../../shared/report.ts";
-import { newerRelease, parseSemver, type Release } from "../../shared/semver.ts";
+import { parseSemver } from "../../shared/semver.ts";
 import type { Agents } from "../agents/agent-store.ts";
 import { inventoryReport } from "../agents/inventory-report.ts";
 import { type AuthOptions, openToAll, presentedToken } from "../auth/guard.ts";
@@ -24,14 +24,13 @@ import type { AppEnv } from "../env.ts";
 import { ApiError, type ErrorDetail } from "../http-error.ts";
 import { prepareReport } from "../intake.ts";
 import { capUploads } from "../limits.ts";
+import { PLATFORM } from "../releases/release-store.ts";
 import { endpoint, type RouteKit, resource } from "./_endpoint.ts";
 
 const MAX_DETAILS = 100;
 const MAX_REGISTER_BODY = 64 * 1024;
 /** What the guide's agents are told when the server sets no interval of its own. */
 export const DEFAULT_INTERVAL_S = 300;
-/** No releases until self-update lands; the comparison behind the endpoint is real (see semver.ts). */
-const RELEASES: readonly Release[] = [];
 
 function invalidAgent(path: string, why: string): ApiError {
   return new ApiError(401, "invalid_agent", "Invalid agent", [{ path, message: why }], {
@@ -46,20 +45,37 @@ function issuesOf(issues: readonly v.BaseIssue<unknown>[]): ErrorDetail[] {
   }));
 }
 
-function agentIdParam(text: string | undefined, where: string): number {
+/**
+ * The platform whose executable an agent gets: relevo's agents say it (X-Agent-Platform: linux-x64); the
+ * guide's agents are taken as x64 of the OS they registered with.
+ */
+function agentPlatform(header: string | undefined, osType: string | undefined): string | null {
+  const said = header?.trim();
+  if (said) {
+    if (!PLATFORM.test(said)) {
+      throw new ApiError(
+        400,
+        "bad_agent_platform",
+        "X-Agent-Platform must be linux-x64, linux-arm64 or windows-x64",
+      );
+    }
+    return said;
+  }
+  if (osType === "Linux") return "linux-x64";
+  if (osType === "Windows") return "windows-x64";
+  return null;
+}
+
+export function agentIdParam(text: string | undefined, where: string): number {
   if (!text || !/^[1-9]\d{0,14}$/.test(text.trim())) {
     throw new ApiError(400, "bad_agent_id", `${where} must be an agent id (a whole number from 1)`);
   }
   return Number(text.trim());
 }
 
-export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): Hono<AppEnv> {
-  const { clock, store, maxBody, bodyTimeoutMs } = kit.options;
-  const interval = kit.options.nextReportIn ?? DEFAULT_INTERVAL_S;
-  const app = new HonoApp<AppEnv>();
-
-  /** X-Agent-ID and X-Agent-Version present and well formed, and the caller is that agent. */
-  const asAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** X-Agent-ID and X-Agent-Version present and well formed, and the caller is that agent. */
+export function agentGuard(agents: Agents, auth: AuthOptions, clock: () => Date): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
     const idHeader = c.req.header("x-agent-id");
     if (idHeader === undefined) throw invalidAgent("X-Agent-ID", "the X-Agent-ID header is missing");
     if (!/^\s*[1-9]\d{0,14}\s*$/.test(idHeader)) {
@@ -88,6 +104,15 @@ export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): H
     c.set("agentId", id);
     return next();
   };
+}
+
+export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): Hono<AppEnv> {
+  const { clock, store, maxBody, bodyTimeoutMs } = kit.options;
+  const interval = kit.options.nextReportIn ?? DEFAULT_INTERVAL_S;
+  const { releases, commands } = kit.options;
+  const app = new HonoApp<AppEnv>();
+
+  const asAgent = agentGuard(agents, auth, clock);
 
   app.route(
     "/",
@@ -166,15 +191,31 @@ export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): H
     endpoint(
       kit,
       { method: "GET", path: "/api/updates/check", role: null },
-      (c) => {
-        const current = parseSemver((c.req.header("x-agent-version") ?? "").trim());
-        const release = current ? newerRelease(current, RELEASES) : null;
-        const answer: UpdateCheckAnswer = release
+      async (c) => {
+        const id = c.get("agentId") as number;
+        const current = (c.req.header("x-agent-version") ?? "").trim();
+        const platform = agentPlatform(
+          c.req.header("x-agent-platform"),
+          (await agents.get(id, clock()))?.os_type,
+        );
+        const offer = releases && platform ? releases.offerFor(id, current, platform) : null;
+        const answer: UpdateCheckAnswer = offer
           ? {
               update_available: true,
-              latest_version: release.version,
-              download_url: release.download_url,
-              changelog: release.changelog,
+              latest_version: offer.release.version,
+              download_url: offer.release.url_base
+                ? new URL(
+                    offer.file,
+                    offer.release.url_base.endsWith("/")
+                      ? offer.release.url_base
+                      : `${offer.release.url_base}/`,
+                  ).href
+                : new URL(`/api/updates/download/${offer.release.version}/${offer.file}`, c.req.url).href,
+              changelog: offer.release.changelog,
+              sha256: offer.sha256,
+              file: offer.file,
+              sums: offer.release.sums,
+              signature: offer.release.signature,
             }
           : { update_available: false };
         return c.json(answer);
@@ -265,7 +306,7 @@ export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): H
       const id = agentIdParam(c.req.param("id"), "the path's agent id");
       const agent = await agents.get(id, clock());
       if (!agent) throw new ApiError(404, "not_found", `no agent ${id} was ever registered`);
-      return c.json(agent);
+      return c.json(commands ? { ...agent, commands: await commands.recent(id) } : agent);
     }),
   );
 

@@ -5,7 +5,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
 import { parseIpParam } from "../ip.ts";
 import type { DayFilter } from "../store/types.ts";
-import { endpoint, type RouteKit } from "./_endpoint.ts";
+import { endpoint, type RouteDoc, type RouteKit } from "./_endpoint.ts";
 
 function ipParam(value: string | undefined, required: boolean): string | undefined {
   if (value === undefined) {
@@ -39,13 +39,47 @@ function limitParam(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+const IP = { description: "An IPv4 or IPv6 address (checked as one)" };
+const DATE = { description: "A real calendar day, YYYY-MM-DD" };
+const QUERY_DOC: RouteDoc = {
+  tags: ["reports"],
+  summary: "One host's reports of a day, oldest first",
+  query: {
+    ip: { ...IP, required: true },
+    date: { description: `${DATE.description}; default the newest day stored for that ip` },
+    from: { description: "Only reports received at or after this ISO 8601 time" },
+    to: { description: "Only reports received at or before this ISO 8601 time" },
+    limit: { type: "integer", description: "Keep only the newest N (1 to 999999)" },
+  },
+  responses: {
+    200: {
+      description: "A JSON array of stored reports; the day in X-Relevo-Date",
+      media: "application/json",
+    },
+    400: { description: "A parameter that is not an address, a day, a time or a count" },
+    404: { description: "Nothing stored for that ip (and date)" },
+  },
+};
+const FILES_DOC: RouteDoc = {
+  tags: ["reports"],
+  summary: "The day files, optionally of one ip and/or date",
+  query: { ip: IP, date: DATE },
+  responses: {
+    200: {
+      description: "{ files: [{ name, ip, date, bytes, reports, location }] }",
+      media: "application/json",
+    },
+    400: { description: "A parameter that is not an address or a day" },
+  },
+};
+
 export function queryRoutes(kit: RouteKit): Hono<AppEnv> {
   const { store } = kit.options;
   const app = new Hono<AppEnv>();
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/query", role: "read" }, async (c) => {
+    endpoint(kit, { method: "GET", path: "/query", role: "read", doc: QUERY_DOC }, async (c) => {
       const ip = ipParam(c.req.query("ip"), true) as string;
       const requested = dateParam(c.req.query("date"));
       const filter: DayFilter = {
@@ -71,7 +105,7 @@ export function queryRoutes(kit: RouteKit): Hono<AppEnv> {
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/files", role: "read" }, async (c) => {
+    endpoint(kit, { method: "GET", path: "/files", role: "read", doc: FILES_DOC }, async (c) => {
       const ip = ipParam(c.req.query("ip"), false);
       const date = dateParam(c.req.query("date"));
       return c.json({ files: await store.listFiles({ ip, date }) });

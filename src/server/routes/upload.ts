@@ -1,6 +1,7 @@
 // POST /upload: one report, JSON or gzip JSON, from an `ingest` token.
 import type { Hono } from "hono";
-import type { UploadAnswer } from "../../shared/api.ts";
+import { type UploadAnswer, UploadAnswerSchema } from "../../shared/api.ts";
+import { ReportSchema } from "../../shared/report.ts";
 import { jsonEncoding, readCapped } from "../body.ts";
 import type { AppEnv } from "../env.ts";
 import { intake } from "../intake.ts";
@@ -12,7 +13,28 @@ export function uploadRoute(kit: RouteKit): Hono<AppEnv> {
   const slots = capUploads(options.maxUploads, options.maxUploadsPerSource);
   return endpoint(
     kit,
-    { method: "POST", path: "/upload", role: "ingest" },
+    {
+      method: "POST",
+      path: "/upload",
+      role: "ingest",
+      doc: {
+        tags: ["reports"],
+        summary: "Store one report",
+        description:
+          "The body may be gzip (Content-Encoding: gzip); --max-body bounds it after decompression too. Beyond the schema: numbers are finite and not negative, counts whole, timestamps real calendar days, network prefixes 0 to 128; unknown fields are kept.",
+        body: { description: "A report, schema version 1", schema: ReportSchema },
+        responses: {
+          201: { description: "Stored", schema: UploadAnswerSchema },
+          200: {
+            description: "A retry of a report already stored (duplicate: true)",
+            schema: UploadAnswerSchema,
+          },
+          408: { description: "The body took too long to arrive" },
+          422: { description: "Schema violations, with the path of each bad field in details" },
+          503: { description: "The store cannot take writes now (disk full, read-only) or too many uploads" },
+        },
+      },
+    },
     async (c) => {
       const { gzip } = jsonEncoding(c.req.raw, "the report");
       const ip = c.get("clientIp");

@@ -9,7 +9,7 @@ import { type DayZone, dayOf } from "../day.ts";
 import { Catalog } from "./catalog.ts";
 import { dayFileName } from "./day-file.ts";
 import { nodeStoreFs, type StoreFs } from "./fs.ts";
-import { JournalWriter } from "./journal-writer.ts";
+import { type JournalObserver, JournalWriter } from "./journal-writer.ts";
 import { acquireLock } from "./lock.ts";
 import { OpenDayFiles } from "./open-files.ts";
 import { listFiles, readDay } from "./read.ts";
@@ -42,6 +42,8 @@ interface FileStoreOptions {
   checkpointMs?: number;
   /** Day files kept open for appending at once; colder ones are reopened on demand. */
   maxOpenFiles?: number;
+  /** Hears every journal fsync (for /metrics). */
+  observer?: JournalObserver;
 }
 
 const JOURNAL_DIR = ".journal";
@@ -87,6 +89,7 @@ export class FileStore implements Store {
       clock: this.clock,
       checkpointBytes: options.checkpointBytes ?? 64 * 1024 * 1024,
       checkpointMs: options.checkpointMs ?? 60_000,
+      observer: options.observer,
     });
     this.writer = new Writer({
       clock: this.clock,

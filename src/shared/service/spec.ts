@@ -27,6 +27,12 @@ export interface ServiceSpec {
     addressFamilies: string[];
     /** More [Service] lines, each explained by a comment line before it. */
     extra: string[];
+    /**
+     * Self-update through a root oneshot unit started by a .path unit when the service stages a verified
+     * file in its state directory (the service itself cannot write its executable): the oneshot's command
+     * line after the executable, given the state directory's real path.
+     */
+    updateUnit?: { args: (stateDir: string) => string[] };
   };
   windows: {
     /** Task Scheduler priority, 0 (realtime) to 10 (idle); 7 is below normal, the default. */

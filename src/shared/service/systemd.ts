@@ -16,6 +16,61 @@ function linuxLayout(name: string): Layout {
 }
 
 const unitPath = (name: string) => `/etc/systemd/system/${name}.service`;
+const updateServicePath = (name: string) => `/etc/systemd/system/${name}-update.service`;
+const updatePathUnitPath = (name: string) => `/etc/systemd/system/${name}-update.path`;
+
+/** Where the state directory really is: DynamicUser= keeps it under /var/lib/private (a symlink elsewhere). */
+function realStateDir(spec: ServiceSpec): string {
+  return spec.linux.user === "dynamic"
+    ? posix.join("/var/lib/private", spec.name)
+    : linuxLayout(spec.name).stateDir;
+}
+
+/** The .path unit: a staged update (update/ready in the state directory) starts the root oneshot. */
+export function updatePathUnit(spec: ServiceSpec, version: string): string {
+  return `${[
+    `# Written by \`${spec.name} install\` (relevo ${version}); \`${spec.name} uninstall\` removes it.`,
+    "[Unit]",
+    `Description=${spec.description}: watch for a staged, signed update`,
+    "",
+    "[Path]",
+    `PathExists=${posix.join(realStateDir(spec), "update", "ready")}`,
+    `Unit=${spec.name}-update.service`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+  ].join("\n")}\n`;
+}
+
+/**
+ * The root oneshot: verifies the staged file's signature again (the service that staged it is not
+ * trusted to have done so), renames it over the executable (atomic; writing into a running executable
+ * fails with ETXTBSY), restarts the service and puts the previous executable back if the new one
+ * delivers no report within 10 minutes.
+ */
+export function updateServiceUnit(spec: ServiceSpec, version: string): string {
+  const layout = linuxLayout(spec.name);
+  const args = spec.linux.updateUnit?.args(realStateDir(spec)) ?? [];
+  return `${[
+    `# Written by \`${spec.name} install\` (relevo ${version}); \`${spec.name} uninstall\` removes it.`,
+    "[Unit]",
+    `Description=${spec.description}: verify and install a staged update`,
+    "",
+    "[Service]",
+    "Type=oneshot",
+    `ExecStart=${[layout.binary, ...args].map(systemdArg).join(" ")}`,
+    "# The trial of the new version (up to 10 minutes) runs inside this start.",
+    "TimeoutStartSec=15min",
+    "# Root, for the rename in /usr/local/bin and systemctl restart; nothing else.",
+    "NoNewPrivileges=yes",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "RestrictAddressFamilies=AF_UNIX",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+  ].join("\n")}\n`;
+}
 const sysusersPath = (name: string) => `/etc/sysusers.d/${name}.conf`;
 
 /**
@@ -79,6 +134,12 @@ export function systemdUnit(spec: ServiceSpec, version: string): string {
     "[Service]",
     "Type=exec",
     `ExecStart=${exec}`,
+    ...(linux.updateUnit
+      ? [
+          `# Verified updates are staged for ${spec.name}-update.service (root), never installed from here.`,
+          "Environment=RELEVO_UPDATE_VIA=path-unit",
+        ]
+      : []),
     ...(spec.secrets.length ? [`EnvironmentFile=${layout.secretsFile}`] : []),
     ...credentials,
     "Restart=on-failure",
@@ -171,16 +232,43 @@ export function linuxInstallPlan(spec: ServiceSpec, sourceExe: string, version: 
       },
     );
   }
+  steps.push({
+    kind: "write",
+    path: unitPath(spec.name),
+    content: systemdUnit(spec, version),
+    mode: 0o644,
+    why: "the unit",
+  });
+  if (spec.linux.updateUnit) {
+    steps.push(
+      {
+        kind: "write",
+        path: updateServicePath(spec.name),
+        content: updateServiceUnit(spec, version),
+        mode: 0o644,
+        why: "the root oneshot that verifies and installs a staged update",
+      },
+      {
+        kind: "write",
+        path: updatePathUnitPath(spec.name),
+        content: updatePathUnit(spec, version),
+        mode: 0o644,
+        why: "starts that oneshot when the agent stages a verified update",
+      },
+    );
+  }
   steps.push(
-    {
-      kind: "write",
-      path: unitPath(spec.name),
-      content: systemdUnit(spec, version),
-      mode: 0o644,
-      why: "the unit",
-    },
     { kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the new unit" },
     { kind: "run", argv: ["systemctl", "enable", unit], why: "start at boot" },
+    ...(spec.linux.updateUnit
+      ? [
+          {
+            kind: "run" as const,
+            argv: ["systemctl", "enable", "--now", `${spec.name}-update.path`],
+            why: "watch for staged updates",
+          },
+        ]
+      : []),
     {
       kind: "run",
       argv: ["systemctl", "restart", unit],
@@ -210,6 +298,18 @@ export function linuxUninstallPlan(spec: ServiceSpec, purge: boolean): Plan {
       why: "stop it, no start at boot",
     },
     { kind: "remove", path: unitPath(spec.name), why: "the unit" },
+    ...(spec.linux.updateUnit
+      ? [
+          {
+            kind: "run" as const,
+            argv: ["systemctl", "disable", "--now", `${spec.name}-update.path`],
+            mayFail: true,
+            why: "stop watching for updates",
+          },
+          { kind: "remove" as const, path: updatePathUnitPath(spec.name), why: "the update .path unit" },
+          { kind: "remove" as const, path: updateServicePath(spec.name), why: "the update oneshot" },
+        ]
+      : []),
     { kind: "run", argv: ["systemctl", "daemon-reload"], mayFail: true, why: "systemd forgets the unit" },
     { kind: "run", argv: ["systemctl", "reset-failed", unit], mayFail: true, why: "forget its last state" },
     { kind: "remove", path: layout.secretsFile, why: "the secrets file" },
