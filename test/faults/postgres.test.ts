@@ -164,6 +164,62 @@ describe.skipIf(missing !== null)(
       expect(made.err).not.toContain(PG_PASSWORD);
     });
 
+    test("a command queued on A reaches the agent polling B at once; a revocation on the database cuts B's poll", async () => {
+      const url = await pg.createDatabase(databaseName("cmd"));
+      const [a, b] = (await servers(2, url)) as [RunningServer, RunningServer];
+      const reg = await jsonOf(
+        await fetch(`${a.url}/api/agents/register`, {
+          method: "POST",
+          headers: ct,
+          body: JSON.stringify({
+            hostname: "h2",
+            os_type: "Linux",
+            os_version: "12",
+            agent_version: "1.0.0",
+          }),
+        }),
+      );
+      const poll = (server: RunningServer) =>
+        fetch(`${server.url}/api/agents/${reg.agent_id}/commands?wait=30`, {
+          headers: {
+            authorization: `Bearer ${reg.token}`,
+            "x-agent-id": String(reg.agent_id),
+            "x-agent-version": "1.0.0",
+          },
+        });
+      const waiting = poll(b);
+      await Bun.sleep(300);
+      const started = performance.now();
+      const queued = await fetch(`${a.url}/api/agents/${reg.agent_id}/collect`, { method: "POST" });
+      expect(queued.status).toBe(202);
+      const answer = await jsonOf(await waiting);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(answer.commands.map((c: { kind: string }) => c.kind)).toEqual(["collect"]);
+      // The outcome posted through A shows on B.
+      const id = answer.commands[0].id;
+      const done = await fetch(`${a.url}/api/agents/${reg.agent_id}/commands/${id}`, {
+        method: "POST",
+        headers: {
+          ...ct,
+          authorization: `Bearer ${reg.token}`,
+          "x-agent-id": String(reg.agent_id),
+          "x-agent-version": "1.0.0",
+        },
+        body: JSON.stringify({ state: "done", message: "sent" }),
+      });
+      expect(done.status).toBe(200);
+      expect((await jsonOf(await fetch(`${b.url}/api/agents/${reg.agent_id}`))).commands[0]).toMatchObject({
+        state: "done",
+      });
+      // Revoked with the CLI on the database while polling B: cut off at once.
+      const second = poll(b);
+      await Bun.sleep(300);
+      const cutAt = performance.now();
+      expect((await cli("agent", "revoke", String(reg.agent_id), "--database", url)).code).toBe(0);
+      expect((await second).status).toBe(401);
+      expect(performance.now() - cutAt).toBeLessThan(5_000);
+    });
+
     test("kill -9 of one server under load: every acknowledged report is stored exactly once", async () => {
       const url = await pg.createDatabase(databaseName("kill"));
       const [a, b] = (await servers(2, url)) as [RunningServer, RunningServer];
