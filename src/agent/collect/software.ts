@@ -1,0 +1,184 @@
+// Installed software on Linux, from every package database present, read in-process: dpkg, rpm
+// (rpmdb.sqlite through bun:sqlite; `rpm -qa` only for an older Berkeley DB / ndb database), apk, pacman,
+// snap and flatpak. A database that exists but cannot be read is named in `errors`; the others still count.
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Software, SoftwareItem } from "../../shared/report.ts";
+import { LIMITS } from "../../shared/report.ts";
+import type { Context } from "./_context.ts";
+import { readFailure } from "./_files.ts";
+import { clip, isoOrNull } from "./_limits.ts";
+import { sortAndHash } from "./_list-hash.ts";
+import { parseApkInstalled, parseDpkgStatus, parsePacmanDesc } from "./_packages.ts";
+import { parseRpmQuery, RPM_QUERY_FORMAT, readRpmSqlite } from "./_rpmdb.ts";
+
+export const SOFTWARE_KEYS = ["source", "user", "name", "arch", "version"] as const;
+
+/** Runs `rpm -qa` for databases bun:sqlite cannot read; tests hand in recorded output. */
+export type RpmQuery = () => Promise<string>;
+
+const runRpm: RpmQuery = async () => {
+  const proc = Bun.spawn(["rpm", "-qa", "--queryformat", RPM_QUERY_FORMAT], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`rpm -qa exited with ${code}: ${err.trim().slice(0, 200)}`);
+  return out;
+};
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+
+/** dpkg keeps no install time; the mtime of the package's file list is when it was last unpacked. */
+function dpkgInstallDates(root: string, items: SoftwareItem[]): void {
+  const info = join(root, "var", "lib", "dpkg", "info");
+  for (const item of items) {
+    for (const file of [`${item.name}.list`, `${item.name}:${item.arch}.list`]) {
+      try {
+        item.install_date = isoOrNull(statSync(join(info, file)).mtime);
+        break;
+      } catch {
+        // the other name (Multi-Arch: same packages carry their architecture)
+      }
+    }
+  }
+}
+
+/** /snap/<name>/current/meta/snap.yaml of every mounted snap. */
+function snaps(root: string): SoftwareItem[] {
+  const items: SoftwareItem[] = [];
+  for (const name of readdirSync(join(root, "snap"))) {
+    const meta = join(root, "snap", name, "current", "meta", "snap.yaml");
+    let yaml: string;
+    try {
+      yaml = readFileSync(meta, "utf8");
+    } catch {
+      continue; // /snap/bin and other directories that are no snap
+    }
+    const field = (key: string) =>
+      new RegExp(`^${key}:\\s*['"]?([^'"\\n]*)`, "m").exec(yaml)?.[1]?.trim() ?? "";
+    items.push({
+      name: clip(field("name") || name),
+      version: clip(field("version")),
+      vendor: "",
+      arch: clip(field("architectures").replace(/^\[|\]$/g, "") || "", 32),
+      install_date: null,
+      size_bytes: null,
+      source: "snap",
+    });
+  }
+  return items;
+}
+
+/** /var/lib/flatpak/app/<id>/<arch>/<branch>/active: system-wide flatpak applications. */
+function flatpaks(root: string): SoftwareItem[] {
+  const base = join(root, "var", "lib", "flatpak", "app");
+  const items: SoftwareItem[] = [];
+  for (const id of readdirSync(base)) {
+    let current: string;
+    try {
+      current = readlinkSync(join(base, id, "current"));
+    } catch {
+      continue;
+    }
+    const [arch = "", branch = ""] = current.split("/");
+    items.push({
+      name: clip(id),
+      version: clip(branch),
+      vendor: "",
+      arch: clip(arch, 32),
+      install_date: null,
+      size_bytes: null,
+      source: "flatpak",
+    });
+  }
+  return items;
+}
+
+interface LinuxSoftwareOptions {
+  rpmQuery?: RpmQuery;
+}
+
+/** Every source present under `ctx.root`; `partial` hears of each one that exists but could not be read. */
+export async function readLinuxSoftware(
+  ctx: Pick<Context, "root" | "partial">,
+  options: LinuxSoftwareOptions = {},
+): Promise<SoftwareItem[]> {
+  const items: SoftwareItem[] = [];
+  const textSource = (parts: string[], parse: (text: string) => SoftwareItem[]) => {
+    try {
+      const found = parse(readFileSync(join(ctx.root, ...parts), "utf8"));
+      items.push(...found);
+      return found;
+    } catch (error) {
+      if (!isMissing(error)) ctx.partial(readFailure(parts, error));
+      return undefined;
+    }
+  };
+  const dpkg = textSource(["var", "lib", "dpkg", "status"], parseDpkgStatus);
+  if (dpkg) dpkgInstallDates(ctx.root, dpkg);
+  textSource(["lib", "apk", "db", "installed"], parseApkInstalled);
+
+  const rpmDirs = [
+    ["usr", "lib", "sysimage", "rpm"],
+    ["var", "lib", "rpm"],
+  ];
+  const sqlite = rpmDirs
+    .map((parts) => [...parts, "rpmdb.sqlite"])
+    .find((parts) => existsSync(join(ctx.root, ...parts)));
+  if (sqlite) {
+    try {
+      items.push(...readRpmSqlite(join(ctx.root, ...sqlite)));
+    } catch (error) {
+      ctx.partial(readFailure(sqlite, error));
+    }
+  } else if (
+    rpmDirs.some((parts) =>
+      ["Packages", "Packages.db"].some((file) => existsSync(join(ctx.root, ...parts, file))),
+    )
+  ) {
+    try {
+      items.push(...parseRpmQuery(await (options.rpmQuery ?? runRpm)()));
+    } catch (error) {
+      ctx.partial(`rpm packages not read: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  const dirSource = (parts: string[], read: () => SoftwareItem[]) => {
+    try {
+      items.push(...read());
+    } catch (error) {
+      if (!isMissing(error)) ctx.partial(readFailure(parts, error));
+    }
+  };
+  dirSource(["var", "lib", "pacman", "local"], () => {
+    const local = join(ctx.root, "var", "lib", "pacman", "local");
+    return readdirSync(local)
+      .map((entry) => {
+        try {
+          return parsePacmanDesc(readFileSync(join(local, entry, "desc"), "utf8"));
+        } catch {
+          return undefined; // ALPM_DB_VERSION and other plain files
+        }
+      })
+      .filter((item) => item !== undefined);
+  });
+  dirSource(["snap"], () => snaps(ctx.root));
+  dirSource(["var", "lib", "flatpak", "app"], () => flatpaks(ctx.root));
+  return items;
+}
+
+/** The section: the hash of the whole sorted list and the list itself (the agent loop may leave it out). */
+export function softwareSection(items: SoftwareItem[]): Software {
+  // Sorted before the cut, so a list over the limit always loses the same entries.
+  const hash = sortAndHash(items, SOFTWARE_KEYS);
+  return { hash, items: items.slice(0, LIMITS.software) };
+}
+
+export async function softwareLinux(ctx: Context): Promise<Software> {
+  return softwareSection(await readLinuxSoftware(ctx));
+}
