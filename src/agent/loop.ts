@@ -9,6 +9,7 @@
 import { errorMessage } from "../shared/errors.ts";
 import { checkReport, type Report } from "../shared/report.ts";
 import type { AgentLog } from "./_log.ts";
+import { InventoryGate } from "./inventory-gate.ts";
 import type { Outcome, Send } from "./send.ts";
 import { formatBytes, type Spool } from "./spool.ts";
 
@@ -36,6 +37,8 @@ export interface AgentOptions {
   once?: boolean;
   /** Runs after each report of `run`, before the wait: gives memory back (see _memory.ts). */
   afterReport?: () => void | Promise<void>;
+  /** Decides when the software and service lists go along (default: on change, at start, daily). */
+  gate?: InventoryGate;
 }
 
 export type CycleResult =
@@ -61,9 +64,11 @@ export class Agent {
   /** The interval the server asked for in its last answer. */
   private serverIntervalMs: number | undefined;
   private readonly backoff: { baseMs: number; maxMs: number };
+  private readonly gate: InventoryGate;
 
   constructor(readonly options: AgentOptions) {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.gate = options.gate ?? new InventoryGate(options.now);
   }
 
   /** The interval to wait after a collection started: the server's wish or ours, plus jitter. */
@@ -100,7 +105,7 @@ export class Agent {
       return { report: "invalid", reportId: report.report_id, message };
     }
     const id = report.report_id;
-    const body = Bun.gzipSync(JSON.stringify(report));
+    const body = Bun.gzipSync(JSON.stringify(this.gate.shape(check.report)));
     log.debug(`collected report ${id} (${formatBytes(body.byteLength)} gzip)`);
     if (signal.aborted) return this.keep(id, body, "stopping");
     if (this.retryAt && this.options.now() < this.retryAt) {
@@ -119,6 +124,7 @@ export class Agent {
     switch (outcome.kind) {
       case "delivered":
         this.succeeded(outcome);
+        this.gate.delivered(id);
         log.debug(`delivered report ${id} (${outcome.status}${outcome.duplicate ? ", already stored" : ""})`);
         return { report: "delivered", reportId: id, status: outcome.status };
       case "retry":
@@ -162,6 +168,7 @@ export class Agent {
       const outcome = await (next.kind === "logs" ? sendLogs : send)(next.payload, signal);
       if (outcome.kind === "delivered") {
         this.succeeded(outcome);
+        this.gate.delivered(next.reportId);
         await spool.remove(next.entry);
         sent++;
         continue;
@@ -180,6 +187,7 @@ export class Agent {
       log.error(
         `the server refused spooled ${next.kind === "logs" ? "log batch" : "report"} ${next.reportId} (${outcome.status} ${outcome.code}: ${outcome.message}); not retrying it`,
       );
+      this.gate.dropped(next.reportId);
       await spool.remove(next.entry);
       refused++;
     }
@@ -257,6 +265,7 @@ export class Agent {
   }
 
   private rejected(id: string, outcome: Extract<Outcome, { kind: "rejected" }>): CycleResult {
+    this.gate.dropped(id);
     this.options.log.error(
       `the server refused report ${id} (${outcome.status} ${outcome.code}: ${outcome.message}); not retrying it`,
     );
