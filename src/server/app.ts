@@ -12,6 +12,7 @@ import { agentRoutes } from "./routes/agents.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
+import { softwareRoutes } from "./routes/software.ts";
 import { uploadRoute } from "./routes/upload.ts";
 import { welcomeRoute } from "./routes/welcome.ts";
 
@@ -31,6 +32,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     bodyTimeoutMs: 30_000,
     logs: null,
     agents: null,
+    software: null,
     ...input,
   };
   const { clock } = options;
@@ -68,6 +70,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
   app.route("/", welcomeRoute(kit));
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
+  if (options.software) app.route("/", softwareRoutes(kit, options.software));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

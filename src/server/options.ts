@@ -3,6 +3,7 @@
 import type { AgentStore } from "./agents/agent-store.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { LogStore } from "./logs/log-store.ts";
+import type { SoftwareStore } from "./software/software-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -29,6 +30,8 @@ export interface AppOptions {
   logs?: LogStore | null;
   /** Enrolled agents (register, inventory, health); null leaves those routes out. */
   agents?: AgentStore | null;
+  /** The latest software and service list per host (fed from accepted reports); null leaves its routes out. */
+  software?: SoftwareStore | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

@@ -14,6 +14,7 @@ import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
 import { type OpenLogs, openLogs } from "./logs/open.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
+import { SoftwareStore } from "./software/software-store.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -89,6 +90,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await store.close();
     throw error;
   }
+  const software = new SoftwareStore(logs.db, logs.writer);
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
@@ -104,6 +106,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     logs: logs.store,
     // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
     agents: new AgentStore(logs.db, logs.writer, 3 * (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000),
+    software,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -146,6 +149,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
+  await software.idle();
   await logs.close();
   await store.close();
   clearInterval(flush);
