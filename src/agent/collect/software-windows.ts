@@ -31,7 +31,7 @@ try { $p = @(Get-CimInstance Win32_UserProfile -Property SID,LocalPath,Loaded,Sp
 foreach ($profile in $p) {
   if ($profile.Loaded -or -not $profile.LocalPath) { continue }
   $hive = "HKU\\relevo_$($profile.SID)"
-  $out = & reg.exe load $hive (Join-Path $profile.LocalPath 'NTUSER.DAT') 2>&1
+  $out = & reg.exe load $hive "$($profile.LocalPath)\\NTUSER.DAT" 2>&1
   if ($LASTEXITCODE -ne 0) { $w.Add("the hive of $($profile.LocalPath) was not loaded: $(([string]$out).Trim())"); continue }
   try { $r.AddRange(@(Read-RelevoUninstall "Registry::HKEY_USERS\\relevo_$($profile.SID)\\${UNINSTALL}" 'registry-user')) }
   finally { [GC]::Collect(); [GC]::WaitForPendingFinalizers(); $null = & reg.exe unload $hive 2>&1; if ($LASTEXITCODE -ne 0) { $w.Add("$hive could not be unloaded") } }
