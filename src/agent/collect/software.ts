@@ -60,12 +60,20 @@ function snaps(root: string): SoftwareItem[] {
       continue; // /snap/bin and other directories that are no snap
     }
     const field = (key: string) =>
-      new RegExp(`^${key}:\\s*['"]?([^'"\\n]*)`, "m").exec(yaml)?.[1]?.trim() ?? "";
+      new RegExp(`^${key}:[ \\t]*['"]?([^'"\\n]*)`, "m").exec(yaml)?.[1]?.trim() ?? "";
+    // `architectures: [amd64]` or a block list under it; a snap without the key is built for amd64.
+    const arch =
+      field("architectures")
+        .replace(/^\[|\]$/g, "")
+        .split(",")[0]
+        ?.trim() ||
+      /^architectures:[ \t]*\n[ \t]*-[ \t]*(\S+)/m.exec(yaml)?.[1] ||
+      "amd64";
     items.push({
       name: clip(field("name") || name),
       version: clip(field("version")),
       vendor: "",
-      arch: clip(field("architectures").replace(/^\[|\]$/g, "") || "", 32),
+      arch: clip(arch, 32),
       install_date: null,
       size_bytes: null,
       source: "snap",
