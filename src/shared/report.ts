@@ -260,6 +260,8 @@ export const ServiceItemSchema = v.looseObject({
 export const ServicesSchema = v.looseObject({
   hash: text(128),
   items: v.optional(list(ServiceItemSchema, LIMITS.services)),
+  /** Why there is no list: no service manager to ask (a container without systemd). */
+  unavailable: v.optional(text(LIMITS.text)),
 });
 
 /** The IT-monitoring guide's domain block plus how the host is joined (`kind`). */

@@ -1,6 +1,7 @@
 // Services: systemd's service units on Linux (one `systemctl show` for all of them: D-Bus would need a client
 // library the agent does not carry), Win32_Service on Windows. A Linux host where systemd is not the
-// running init says so in `errors` (and whether it is a container, where that is the normal case).
+// running init says so in `errors`; a container without it is normal, not an error: its empty list says
+// why in `unavailable`.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ServiceItem, Services } from "../../shared/report.ts";
@@ -57,7 +58,7 @@ export function parseSystemctlShow(text: string): ServiceItem[] {
 }
 
 /** Why there is no systemd to ask, or undefined when it runs (sd_booted's test: /run/systemd/system). */
-export function noSystemd(root: string): string | undefined {
+export function noSystemd(root: string): { container: boolean; message: string } | undefined {
   if (existsSync(join(root, "run", "systemd", "system"))) return undefined;
   const environ = readText(root, "proc", "1", "environ") ?? "";
   const container =
@@ -65,9 +66,10 @@ export function noSystemd(root: string): string | undefined {
     existsSync(join(root, "run", ".containerenv")) ||
     environ.split("\0").some((entry) => entry.startsWith("container="));
   const init = (readText(root, "proc", "1", "comm") ?? "").trim();
-  return container
+  const message = container
     ? `systemd is not running in this container${init ? ` (PID 1 is ${init})` : ""}: no services listed`
     : `systemd is not running on this host (no /run/systemd/system${init ? `, PID 1 is ${init}` : ""}): no services listed`;
+  return { container, message };
 }
 
 export type Systemctl = (argv: string[]) => Promise<string>;
@@ -90,8 +92,8 @@ const runSystemctl: Systemctl = async (argv) => {
 export async function servicesLinux(ctx: Context, systemctl: Systemctl = runSystemctl): Promise<Services> {
   const missing = noSystemd(ctx.root);
   if (missing) {
-    ctx.partial(missing);
-    return servicesSection([]);
+    if (!missing.container) ctx.partial(missing.message);
+    return { ...servicesSection([]), unavailable: clip(missing.message, LIMITS.text) };
   }
   return servicesSection(parseSystemctlShow(await systemctl(SYSTEMCTL_SHOW)));
 }

@@ -35,12 +35,12 @@ describe.skipIf(!hasDpkg)(`this host's dpkg database${hasDpkg ? "" : " (skipped:
       "-W",
       "-f=${db:Status-Abbrev} ${Package}:${Architecture} ${Version}\\n",
     ]);
-    const want = new Map(
+    const want = new Map<string, string>(
       truth
         .split("\n")
         .filter((line) => line.startsWith("ii"))
         .map((line) => {
-          const [, id, version] = line.split(/\s+/);
+          const [, id = "", version = ""] = line.split(/\s+/);
           return [id, version];
         }),
     );
