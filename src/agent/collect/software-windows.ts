@@ -28,12 +28,12 @@ $r.AddRange(@(Read-RelevoUninstall 'HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\Win
 $r.AddRange(@(Read-RelevoUninstall 'Registry::HKEY_USERS\\*\\${UNINSTALL}' 'registry-user'))
 $p = @()
 try { $p = @(Get-CimInstance Win32_UserProfile -Property SID,LocalPath,Loaded,Special | Where-Object { -not $_.Special } | Select-Object SID,LocalPath,Loaded) } catch { $w.Add("user profiles: $($_.Exception.Message)") }
-foreach ($profile in $p) {
-  if ($profile.Loaded -or -not $profile.LocalPath) { continue }
-  $hive = "HKU\\relevo_$($profile.SID)"
-  $out = & reg.exe load $hive "$($profile.LocalPath)\\NTUSER.DAT" 2>&1
-  if ($LASTEXITCODE -ne 0) { $w.Add("the hive of $($profile.LocalPath) was not loaded: $(([string]$out).Trim())"); continue }
-  try { $r.AddRange(@(Read-RelevoUninstall "Registry::HKEY_USERS\\relevo_$($profile.SID)\\${UNINSTALL}" 'registry-user')) }
+foreach ($prof in $p) {
+  if ($prof.Loaded -or -not $prof.LocalPath) { continue }
+  $hive = "HKU\\relevo_$($prof.SID)"
+  $out = & reg.exe load $hive "$($prof.LocalPath)\\NTUSER.DAT" 2>&1
+  if ($LASTEXITCODE -ne 0) { $w.Add("the hive of $($prof.LocalPath) was not loaded: $(([string]$out).Trim())"); continue }
+  try { $r.AddRange(@(Read-RelevoUninstall "Registry::HKEY_USERS\\relevo_$($prof.SID)\\${UNINSTALL}" 'registry-user')) }
   finally { [GC]::Collect(); [GC]::WaitForPendingFinalizers(); $null = & reg.exe unload $hive 2>&1; if ($LASTEXITCODE -ne 0) { $w.Add("$hive could not be unloaded") } }
 }
 $a = @()

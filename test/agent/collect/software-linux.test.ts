@@ -26,14 +26,14 @@ describe.skipIf(!hasDpkg)(`this host's dpkg database${hasDpkg ? "" : " (skipped:
   test("lists as many packages as dpkg-query counts installed, at the versions it names", async () => {
     const notes: string[] = [];
     const section = await softwareLinux(fakeContext("/", {}, notes));
-    const abbrev = await run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"]);
+    const abbrev = await run(["dpkg-query", "-W", `-f=\${db:Status-Abbrev}\\n`]);
     const installed = abbrev.split("\n").filter((line) => line.startsWith("ii")).length;
     const dpkg = (section.items ?? []).filter((item) => item.source === "dpkg");
     expect(dpkg.length).toBe(installed);
     const truth = await run([
       "dpkg-query",
       "-W",
-      "-f=${db:Status-Abbrev} ${Package}:${Architecture} ${Version}\\n",
+      `-f=\${db:Status-Abbrev} \${Package}:\${Architecture} \${Version}\\n`,
     ]);
     const want = new Map<string, string>(
       truth

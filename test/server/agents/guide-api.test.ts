@@ -141,6 +141,17 @@ describe("the guide's API on an open loopback server (no tokens)", () => {
       kind: "ad",
     });
     expect(report.inventory).toEqual(inventory(agentId));
+    // The same software feeds the fleet's tables (stored after the answer: polled).
+    let software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
+    for (let i = 0; i < 50 && software.status !== 200; i++) {
+      await Bun.sleep(50);
+      software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
+    }
+    expect(software.body).toMatchObject({ hash: report.software.hash, count: 2, current: true });
+    const search = await curl([`${server.url}/api/software?name=google%20chrome&version_lt=121`]);
+    expect(search.body.hosts).toMatchObject([
+      { ip: "127.0.0.1", version: "120.0.6099.130", source: "inventory" },
+    ]);
     const hosts = await curl([`${server.url}/hosts`]);
     expect(hosts.body.hosts[0]).toMatchObject({ hostname: "LAPTOP-USER-01", agent_id: String(agentId) });
   });
