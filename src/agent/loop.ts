@@ -105,22 +105,30 @@ export class Agent {
       return { report: "invalid", reportId: report.report_id, message };
     }
     const id = report.report_id;
-    const body = Bun.gzipSync(JSON.stringify(this.gate.shape(check.report)));
-    log.debug(`collected report ${id} (${formatBytes(body.byteLength)} gzip)`);
-    if (signal.aborted) return this.keep(id, body, "stopping");
+    // Encoded as late as possible: spooled reports delivered just before may have carried the same lists,
+    // and then this one needs only their hashes.
+    let encoded: Uint8Array | undefined;
+    const body = (): Uint8Array => {
+      if (!encoded) {
+        encoded = Bun.gzipSync(JSON.stringify(this.gate.shape(check.report)));
+        log.debug(`collected report ${id} (${formatBytes(encoded.byteLength)} gzip)`);
+      }
+      return encoded;
+    };
+    if (signal.aborted) return this.keep(id, body(), "stopping");
     if (this.retryAt && this.options.now() < this.retryAt) {
-      return this.keep(id, body, "the server was away at the last try");
+      return this.keep(id, body(), "the server was away at the last try");
     }
     const drained = await this.drain(signal);
     if (!drained.done) {
       const { outcome } = drained;
-      if (outcome.kind === "retry") return this.keep(id, body, outcome.reason);
+      if (outcome.kind === "retry") return this.keep(id, body(), outcome.reason);
       if (outcome.kind === "rejected") {
         // 401/403: this report would be refused the same way; it waits with the others for a token.
-        return this.keep(id, body, tokenRefused(outcome));
+        return this.keep(id, body(), tokenRefused(outcome));
       }
     }
-    const outcome = await this.options.send(body, signal);
+    const outcome = await this.options.send(body(), signal);
     switch (outcome.kind) {
       case "delivered":
         this.succeeded(outcome);
@@ -129,13 +137,13 @@ export class Agent {
         return { report: "delivered", reportId: id, status: outcome.status };
       case "retry":
         this.failed(outcome);
-        return this.keep(id, body, outcome.reason);
+        return this.keep(id, body(), outcome.reason);
       case "rejected":
         if (isAuthProblem(outcome.status)) {
           this.options.log.error(
             `the server refused the token (${outcome.status} ${outcome.code}: ${outcome.message}); report ${id} is kept in the spool until it accepts one (revoked? run relevo-agent register again)`,
           );
-          return this.keep(id, body, tokenRefused(outcome));
+          return this.keep(id, body(), tokenRefused(outcome));
         }
         return this.rejected(id, outcome);
     }

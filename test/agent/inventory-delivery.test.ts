@@ -115,6 +115,50 @@ describe("against the real server", () => {
   }, 30_000);
 });
 
+test("after an outage, the spooled report carries the list and the next one only its hash", async () => {
+  const log = recordingLog();
+  let clock = 1_000_000;
+  const spool = await Spool.open({
+    dir: join(tempDir("relevo-spool-"), "spool"),
+    maxReports: 100,
+    maxBytes: 10_000_000,
+    now: () => clock,
+    log,
+  });
+  const sent: { items: boolean; id: string }[] = [];
+  let up = false;
+  const agent = new Agent({
+    collector: { collect: async () => reportWith([pkg("openssl", "3.0.2-0ubuntu1.10")]), close() {} },
+    spool,
+    send: async (body) => {
+      const report = JSON.parse(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(body)))) as Report;
+      sent.push({ items: report.software?.items !== undefined, id: report.report_id });
+      return up
+        ? { kind: "delivered", status: 201, duplicate: false, nextReportInS: undefined }
+        : { kind: "retry", status: undefined, reason: "connection refused", retryAfterMs: undefined };
+    },
+    sendLogs: async () => ({ kind: "delivered", status: 201, duplicate: false, nextReportInS: undefined }),
+    intervalMs: 1_000,
+    now: () => clock,
+    random: () => 0.5,
+    sleep: async () => {},
+    log,
+  });
+  const signal = new AbortController().signal;
+  try {
+    expect((await agent.cycle(signal)).report).toBe("spooled");
+    up = true;
+    clock += 600_000;
+    expect((await agent.cycle(signal)).report).toBe("delivered");
+    expect((await agent.cycle(signal)).report).toBe("delivered");
+    // Tried and spooled with items; delivered from the spool; then the new reports with the hash only.
+    expect(sent.map((one) => one.items)).toEqual([true, true, false, false]);
+    expect(sent[1]?.id).toBe(sent[0]?.id as string);
+  } finally {
+    await spool.close();
+  }
+});
+
 describe("InventoryGate", () => {
   const report = (hash: string) =>
     sampleReport({ software: { hash, items: [pkg("a", "1")] }, services: { hash: `s${hash}`, items: [] } });
