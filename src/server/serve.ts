@@ -18,6 +18,7 @@ import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { openOps, readAlerts } from "./ops.ts";
 import { ReleaseStore } from "./releases/release-store.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
+import { SoftwareStore } from "./software/software-store.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 
 const serveLog = logger("server");
@@ -105,6 +106,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await store.close();
     throw error;
   }
+  const software = new SoftwareStore(logs.db, logs.writer);
   const interval = (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000;
   const opened = openOps(metrics, {
     store,
@@ -129,6 +131,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     nextReportIn: settings.nextReportIn,
     logs: logs.store,
     // Stale after three missed intervals of the one the server asks for (or the guide's 300 s).
+    software,
     agents: new AgentStore(logs.db, logs.writer, 3 * interval),
     ops: { metrics: opened.metrics, metricsPublic: settings.metricsPublic ?? false, alerts: opened.alerts },
     releases: new ReleaseStore(logs.db, dataDir),
@@ -180,6 +183,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
+  await software.idle();
   await opened.close();
   await logs.close();
   await store.close();
