@@ -107,6 +107,12 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     throw error;
   }
   const software = new SoftwareStore(logs.db, logs.writer);
+  metrics.registry.register(
+    "relevo_software_feed_failures_total",
+    "Accepted reports whose software or service list could not be recorded (the report itself is stored)",
+    "counter",
+    () => [{ labels: {}, value: software.failures }],
+  );
   const interval = (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000;
   const opened = openOps(metrics, {
     store,
