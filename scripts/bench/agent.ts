@@ -24,7 +24,7 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fmt, median } from "./_stats.ts";
 
@@ -163,6 +163,11 @@ async function child(mode: string): Promise<void> {
       costs[area] = { us: median(times), bytes: JSON.stringify(section ?? null).length };
     }
     console.log(JSON.stringify(costs));
+    return;
+  }
+  if (mode === "software") {
+    const { softwareBench } = await import("./_software.ts");
+    console.log(JSON.stringify(await softwareBench()));
     return;
   }
   throw new Error(`unknown child mode ${mode} (after ${performance.now() - started} ms)`);
@@ -354,6 +359,7 @@ export async function run(args: string[]): Promise<void> {
   if (only === "rss") return runningPhase(binary, extra, option("seconds", 30), env);
   if (only === "rss-loaded") return runningPhase(binary, extra, option("seconds", 30), env, true);
   if (only === "collectors") return collectorCosts();
+  if (only === "software") return softwareCosts();
   await phase("this machine");
   const killSleepers = await spawnSleepers(extra);
   const stopOnSignal = () => {
@@ -379,7 +385,38 @@ export async function run(args: string[]): Promise<void> {
   }
 
   await collectorCosts();
+  await softwareCosts();
   await runningPhase(binary, extra, option("seconds", 30), env);
+}
+
+/** Software collection over a 3,000-package dpkg database, and the report's size with and without its items. */
+async function softwareCosts(): Promise<void> {
+  const run = await measure([BUN, import.meta.path, "child", "software"]);
+  const r = JSON.parse(run.stdout) as import("./_software.ts").SoftwareBench;
+  const kib = (n: number) => `${fmt(n / 1024).padStart(7)} KiB`;
+  console.log(`
+software collection (in-process, median of ${r.runs}, first run ${fmt(r.firstMs, 1)} ms):`);
+  const met = (ms: number) => (ms <= 50 ? "met" : "MISSED");
+  console.log(`  load average ${loadavg()[0]?.toFixed(1)} on ${navigator.hardwareConcurrency} CPUs`);
+  console.log(
+    `  ${r.packages} dpkg packages, database unchanged   ${fmt(r.medianMs, 1).padStart(7)} ms wall ${fmt(r.medianCpuMs, 1).padStart(7)} ms CPU  (target <= 50 ms: ${met(r.medianMs)})`,
+  );
+  console.log(
+    `  ${r.packages} dpkg packages, database changed     ${fmt(r.changedMs, 1).padStart(7)} ms wall ${fmt(r.changedCpuMs, 1).padStart(7)} ms CPU  (target <= 50 ms: ${met(r.changedMs)})`,
+  );
+  console.log(`  this host (${r.hostPackages} packages)           ${fmt(r.hostMs, 1).padStart(7)} ms`);
+  console.log(
+    `  child processes started while collecting: ${r.spawned} (target 0: ${r.spawned === 0 ? "met" : "MISSED"})`,
+  );
+  console.log(
+    `  report with ${r.packages} packages:  ${kib(r.withItems.json)} JSON ${kib(r.withItems.gzip)} gzip`,
+  );
+  console.log(
+    `  same report, hash only:   ${kib(r.hashOnly.json)} JSON ${kib(r.hashOnly.gzip)} gzip (${fmt(r.withItems.gzip / r.hashOnly.gzip)}x smaller on the wire)`,
+  );
+  console.log(
+    `  a day at one report per 5 min: ${fmt((288 * r.withItems.json) / 1024 ** 2)} MiB with items every time, ${fmt((r.withItems.json + 287 * r.hashOnly.json) / 1024 ** 2)} MiB sent on change`,
+  );
 }
 
 /** What each Linux collector costs per report, in a child process (wall time in-process, JSON size). */

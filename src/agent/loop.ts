@@ -9,6 +9,7 @@
 import { errorMessage } from "../shared/errors.ts";
 import { checkReport, type Report } from "../shared/report.ts";
 import type { AgentLog } from "./_log.ts";
+import { InventoryGate } from "./inventory-gate.ts";
 import type { Outcome, Send } from "./send.ts";
 import { formatBytes, type Spool } from "./spool.ts";
 
@@ -38,6 +39,8 @@ export interface AgentOptions {
   afterReport?: () => void | Promise<void>;
   /** Called when a new report was delivered (a trial of a new version is confirmed by it). */
   onDelivered?: () => void | Promise<void>;
+  /** Decides when the software and service lists go along (default: on change, at start, daily). */
+  gate?: InventoryGate;
 }
 
 export type CycleResult =
@@ -67,9 +70,11 @@ export class Agent {
   private wake = new AbortController();
   /** Callers of collectNow() waiting for the next cycle's result. */
   private asked: ((result: CycleResult) => void)[] = [];
+  private readonly gate: InventoryGate;
 
   constructor(readonly options: AgentOptions) {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.gate = options.gate ?? new InventoryGate(options.now);
   }
 
   /** The interval to wait after a collection started: the server's wish or ours, plus jitter. */
@@ -106,37 +111,46 @@ export class Agent {
       return { report: "invalid", reportId: report.report_id, message };
     }
     const id = report.report_id;
-    const body = Bun.gzipSync(JSON.stringify(report));
-    log.debug(`collected report ${id} (${formatBytes(body.byteLength)} gzip)`);
-    if (signal.aborted) return this.keep(id, body, "stopping");
+    // Encoded as late as possible: spooled reports delivered just before may have carried the same lists,
+    // and then this one needs only their hashes.
+    let encoded: Uint8Array | undefined;
+    const body = (): Uint8Array => {
+      if (!encoded) {
+        encoded = Bun.gzipSync(JSON.stringify(this.gate.shape(check.report)));
+        log.debug(`collected report ${id} (${formatBytes(encoded.byteLength)} gzip)`);
+      }
+      return encoded;
+    };
+    if (signal.aborted) return this.keep(id, body(), "stopping");
     if (this.retryAt && this.options.now() < this.retryAt) {
-      return this.keep(id, body, "the server was away at the last try");
+      return this.keep(id, body(), "the server was away at the last try");
     }
     const drained = await this.drain(signal);
     if (!drained.done) {
       const { outcome } = drained;
-      if (outcome.kind === "retry") return this.keep(id, body, outcome.reason);
+      if (outcome.kind === "retry") return this.keep(id, body(), outcome.reason);
       if (outcome.kind === "rejected") {
         // 401/403: this report would be refused the same way; it waits with the others for a token.
-        return this.keep(id, body, tokenRefused(outcome));
+        return this.keep(id, body(), tokenRefused(outcome));
       }
     }
-    const outcome = await this.options.send(body, signal);
+    const outcome = await this.options.send(body(), signal);
     switch (outcome.kind) {
       case "delivered":
         this.succeeded(outcome);
         await this.options.onDelivered?.();
+        this.gate.delivered(id);
         log.debug(`delivered report ${id} (${outcome.status}${outcome.duplicate ? ", already stored" : ""})`);
         return { report: "delivered", reportId: id, status: outcome.status };
       case "retry":
         this.failed(outcome);
-        return this.keep(id, body, outcome.reason);
+        return this.keep(id, body(), outcome.reason);
       case "rejected":
         if (isAuthProblem(outcome.status)) {
           this.options.log.error(
             `the server refused the token (${outcome.status} ${outcome.code}: ${outcome.message}); report ${id} is kept in the spool until it accepts one (revoked? run relevo-agent register again)`,
           );
-          return this.keep(id, body, tokenRefused(outcome));
+          return this.keep(id, body(), tokenRefused(outcome));
         }
         return this.rejected(id, outcome);
     }
@@ -169,6 +183,7 @@ export class Agent {
       const outcome = await (next.kind === "logs" ? sendLogs : send)(next.payload, signal);
       if (outcome.kind === "delivered") {
         this.succeeded(outcome);
+        this.gate.delivered(next.reportId);
         await spool.remove(next.entry);
         sent++;
         continue;
@@ -187,6 +202,7 @@ export class Agent {
       log.error(
         `the server refused spooled ${next.kind === "logs" ? "log batch" : "report"} ${next.reportId} (${outcome.status} ${outcome.code}: ${outcome.message}); not retrying it`,
       );
+      this.gate.dropped(next.reportId);
       await spool.remove(next.entry);
       refused++;
     }
@@ -279,6 +295,7 @@ export class Agent {
   }
 
   private rejected(id: string, outcome: Extract<Outcome, { kind: "rejected" }>): CycleResult {
+    this.gate.dropped(id);
     this.options.log.error(
       `the server refused report ${id} (${outcome.status} ${outcome.code}: ${outcome.message}); not retrying it`,
     );

@@ -15,6 +15,7 @@ import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { queryRoutes } from "./routes/query.ts";
+import { softwareRoutes } from "./routes/software.ts";
 import { uploadRoute } from "./routes/upload.ts";
 import { welcomeRoute } from "./routes/welcome.ts";
 
@@ -37,6 +38,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     ops: null,
     releases: null,
     commands: null,
+    software: null,
     ...input,
   };
   const { clock } = options;
@@ -77,6 +79,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
   app.route("/", opsRoutes(kit, app));
   if (agents) app.route("/", controlRoutes(kit, agents, auth));
+  if (options.software) app.route("/", softwareRoutes(kit, options.software));
 
   app.notFound((c) => {
     throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

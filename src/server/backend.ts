@@ -13,6 +13,7 @@ import type { Logs } from "./logs/log-store.ts";
 import { openLogs } from "./logs/open.ts";
 import { redactUrl, type TlsMode } from "./pg/connect.ts";
 import { ReleaseStore } from "./releases/release-store.ts";
+import { SoftwareStore } from "./software/software-store.ts";
 import { type FsyncMode, openFileStore } from "./store/file-store.ts";
 import type { JournalObserver } from "./store/journal-writer.ts";
 import type { Store } from "./store/types.ts";
@@ -43,6 +44,8 @@ export interface Backend {
   agents: Agents;
   registry: TokenCheck;
   commands: Commands;
+  /** The latest software and service list per host (data directory only, for now). */
+  software: SoftwareStore | null;
   /** Signed agent releases (data directory only, for now). */
   releases: ReleaseStore | null;
   /** relevo.db, for the alerts (data directory only, for now). */
@@ -78,17 +81,20 @@ async function openEmbedded(settings: BackendSettings, gate: TokenGate): Promise
       clock: () => new Date(),
     });
     const commands = new CommandHub(logs.db, () => new Date());
+    const software = new SoftwareStore(logs.db, logs.writer);
     return {
       store,
       logs: logs.store,
       agents: new AgentStore(logs.db, logs.writer, settings.staleAfterMs),
       registry,
       commands,
+      software,
       releases: new ReleaseStore(logs.db, dataDir),
       stateDb: { db: logs.db, writer: logs.writer },
       where: `data ${dataDir}, fsync ${settings.fsync}`,
       async close() {
         commands.close();
+        await software.idle();
         await logs.close();
         await store.close();
         registry.flushUsage();
@@ -137,6 +143,7 @@ async function openDatabase(
     agents: pg.agents,
     registry: pg.tokens,
     commands: pg.commands,
+    software: null,
     releases: null,
     stateDb: null,
     where: `database ${where}`,

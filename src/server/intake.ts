@@ -2,7 +2,7 @@
 // validate against the shared schema, serialize once. A rejected body throws the ApiError it deserves.
 // (Worker threads for this were tried and measured: on 2 cores shared with the client they cost more CPU in
 // messaging than they saved.)
-import { checkReport } from "../shared/report.ts";
+import { checkReport, type Report } from "../shared/report.ts";
 import { gunzip, parseJson } from "./body.ts";
 import { ApiError } from "./http-error.ts";
 import { summarize } from "./store/summary.ts";
@@ -14,12 +14,20 @@ interface IntakeRequest {
   maxBody: number;
 }
 
-export function intake({ body, gzip, maxBody }: IntakeRequest): PreparedReport {
+export function intake(request: IntakeRequest): PreparedReport {
+  return intakeReport(request).prepared;
+}
+
+/** intake, also handing back the validated report (its software and service lists feed relevo.db). */
+export function intakeReport({ body, gzip, maxBody }: IntakeRequest): {
+  prepared: PreparedReport;
+  report: Report;
+} {
   const check = checkReport(parseJson(gzip ? gunzip(body, maxBody) : body));
   if (!check.ok) {
     throw new ApiError(422, "invalid_report", "the report does not match schema version 1", check.issues);
   }
-  return prepareReport(check.report);
+  return { prepared: prepareReport(check.report), report: check.report };
 }
 
 /** Serializes a valid report once, without the fields the store writes itself, plus its summary. */

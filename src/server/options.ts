@@ -7,6 +7,7 @@ import type { AuthOptions } from "./auth/guard.ts";
 import type { Logs } from "./logs/log-store.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ReleaseStore } from "./releases/release-store.ts";
+import type { SoftwareStore } from "./software/software-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -38,6 +39,8 @@ export interface AppOptions {
   /** Agent releases (update check, downloads) and commands over the agents' long-polls; null: none. */
   releases?: ReleaseStore | null;
   commands?: Commands | null;
+  /** The latest software and service list per host (fed from accepted reports); null leaves its routes out. */
+  software?: SoftwareStore | null;
 }
 
 export interface OpsOptions {

@@ -103,7 +103,15 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     },
     gate,
   );
-  const { registry } = backend;
+  const { registry, software } = backend;
+  if (software) {
+    metrics.registry.register(
+      "relevo_software_feed_failures_total",
+      "Accepted reports whose software or service list could not be recorded (the report itself is stored)",
+      "counter",
+      () => [{ labels: {}, value: software.failures }],
+    );
+  }
   const opened = openOps(metrics, {
     store: backend.store,
     logs: backend.logs,
@@ -130,6 +138,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     ops: { metrics: opened.metrics, metricsPublic: settings.metricsPublic ?? false, alerts: opened.alerts },
     releases: backend.releases,
     commands: backend.commands,
+    software,
   });
   let server: ReturnType<typeof Bun.serve>;
   try {

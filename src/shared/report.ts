@@ -22,6 +22,8 @@ export const LIMITS = {
   accounts: 4_096,
   groups: 4_096,
   members: 1_024,
+  software: 20_000,
+  services: 4_096,
 } as const;
 
 const text = (max: number = LIMITS.shortText) => v.pipe(v.string(), v.maxLength(max));
@@ -221,6 +223,62 @@ export const AccountsSchema = v.looseObject({
   groups: list(GroupSchema, LIMITS.groups),
 });
 
+/** One installed package, program, app or hotfix; `source` says which database listed it. */
+export const SoftwareItemSchema = v.looseObject({
+  name: text(),
+  version: text(),
+  vendor: text(),
+  arch: text(32),
+  install_date: optionalTimestamp,
+  size_bytes: v.nullable(bytes),
+  /** dpkg, rpm, apk, pacman, snap, flatpak; registry, registry-wow64, registry-user, appx, hotfix; inventory. */
+  source: text(32),
+  /** The account of a per-user install (Windows HKU / NTUSER.DAT, Appx), absent for machine-wide ones. */
+  user: v.optional(text()),
+});
+
+/** `hash` always (SHA-256 of the sorted list); `items` when it changed, after a start and once a day. */
+export const SoftwareSchema = v.looseObject({
+  hash: text(128),
+  items: v.optional(list(SoftwareItemSchema, LIMITS.software)),
+});
+
+export const ServiceItemSchema = v.looseObject({
+  name: text(),
+  display_name: text(),
+  /** systemd ActiveState (active, inactive, failed...) or the Windows State (running, stopped...). */
+  state: text(32),
+  /** systemd SubState (running, exited, dead...); absent on Windows. */
+  sub_state: v.optional(text(32)),
+  /** enabled, disabled, static, masked (systemd UnitFileState); auto, manual, disabled (Windows). */
+  start_mode: text(32),
+  account: text(),
+  pid: v.nullable(count),
+  path: v.optional(text(LIMITS.text)),
+});
+
+export const ServicesSchema = v.looseObject({
+  hash: text(128),
+  items: v.optional(list(ServiceItemSchema, LIMITS.services)),
+  /** Why there is no list: no service manager to ask (a container without systemd). */
+  unavailable: v.optional(text(LIMITS.text)),
+});
+
+/** The IT-monitoring guide's domain block plus how the host is joined (`kind`). */
+export const DomainSchema = v.looseObject({
+  is_domain_joined: v.boolean(),
+  domain_name: text(),
+  workgroup: text(),
+  domain_controller: text(),
+  /** ad, aad (Entra ID), hybrid (both), workgroup (Windows); sssd, winbind, kerberos (Linux); none. */
+  kind: text(32),
+  forest: v.optional(text()),
+  /** The Kerberos realm (Linux). */
+  realm: v.optional(text()),
+  /** Entra ID tenant (dsregcmd). */
+  tenant_name: v.optional(text()),
+});
+
 export const CollectorErrorSchema = v.looseObject({
   collector: text(64),
   message: text(LIMITS.text),
@@ -244,6 +302,9 @@ export const ReportSchema = v.looseObject({
   network_config: v.optional(NetworkConfigSchema),
   block_devices: v.optional(list(BlockDeviceSchema, LIMITS.blockDevices)),
   accounts: v.optional(AccountsSchema),
+  software: v.optional(SoftwareSchema),
+  services: v.optional(ServicesSchema),
+  domain: v.optional(DomainSchema),
   errors: list(CollectorErrorSchema, LIMITS.errors),
 });
 
@@ -264,6 +325,11 @@ export type BlockDevice = v.InferOutput<typeof BlockDeviceSchema>;
 export type Accounts = v.InferOutput<typeof AccountsSchema>;
 export type Account = v.InferOutput<typeof AccountSchema>;
 export type Group = v.InferOutput<typeof GroupSchema>;
+export type SoftwareItem = v.InferOutput<typeof SoftwareItemSchema>;
+export type Software = v.InferOutput<typeof SoftwareSchema>;
+export type ServiceItem = v.InferOutput<typeof ServiceItemSchema>;
+export type Services = v.InferOutput<typeof ServicesSchema>;
+export type Domain = v.InferOutput<typeof DomainSchema>;
 
 /** One schema violation, as the server's 422 lists it: where (a dot path) and what. */
 export interface ReportIssue {

@@ -79,6 +79,10 @@ const EMPTY: Sections = {
   network_config: { gateways: [], dns_servers: [], dns_search: [] },
   block_devices: [],
   accounts: { users: [], groups: [] },
+  // A list that could not be read is left out, never sent empty: the server would take it for removals.
+  software: undefined,
+  services: undefined,
+  domain: undefined,
 };
 
 const DEFAULTS = { timeoutMs: 10_000, sampleMs: 300 } as const;
@@ -177,10 +181,13 @@ export function createCollector(options: CollectOptions = {}): Collector {
         run("network"),
         run("system"),
       ]);
-      const [network_config, block_devices, accounts] = await Promise.all([
+      const [network_config, block_devices, accounts, software, services, domain] = await Promise.all([
         run("network_config"),
         run("block_devices"),
         run("accounts"),
+        run("software"),
+        run("services"),
+        run("domain"),
       ]);
       // A failed sampled collector leaves its part of the old sample in place, so the next report still
       // measures against something.
@@ -203,6 +210,9 @@ export function createCollector(options: CollectOptions = {}): Collector {
         ...(network_config && { network_config }),
         ...(block_devices && { block_devices }),
         ...(accounts && { accounts }),
+        ...(software && { software }),
+        ...(services && { services }),
+        ...(domain && { domain }),
         errors: errors.slice(0, LIMITS.errors),
       };
     },

@@ -6,6 +6,7 @@ import { accountsLinux } from "./accounts.ts";
 import { blockDevicesLinux } from "./block-devices.ts";
 import { cpuLinux, cpuWindows, parseProcStat, windowsMachineTimes } from "./cpu.ts";
 import { disksLinux, disksWindows } from "./disks.ts";
+import { domainLinux, domainWindows } from "./domain.ts";
 import { hostLinux, hostWindows } from "./host.ts";
 import { memoryLinux, memoryWindows } from "./memory.ts";
 import { network, networkLinux } from "./network.ts";
@@ -18,6 +19,9 @@ import {
   sampleLinuxProcesses,
   sampleWindowsProcesses,
 } from "./processes.ts";
+import { servicesLinux, servicesWindows } from "./services.ts";
+import { softwareLinux } from "./software.ts";
+import { softwareWindows } from "./software-windows.ts";
 import { systemLinux, systemWindows } from "./system.ts";
 import { usersLinux, usersWindows } from "./users.ts";
 
@@ -34,6 +38,9 @@ export const AREAS = [
   "network_config",
   "block_devices",
   "accounts",
+  "software",
+  "services",
+  "domain",
 ] as const;
 export type Area = (typeof AREAS)[number];
 export type Sections = { [A in Area]: Report[A] };
@@ -52,6 +59,9 @@ const LINUX: Collectors = {
   network_config: networkConfigLinux,
   block_devices: blockDevicesLinux,
   accounts: accountsLinux,
+  software: softwareLinux,
+  services: (ctx) => servicesLinux(ctx),
+  domain: domainLinux,
 };
 
 const WINDOWS: Collectors = {
@@ -68,6 +78,9 @@ const WINDOWS: Collectors = {
   network_config: async () => undefined,
   block_devices: async () => undefined,
   accounts: async () => undefined,
+  software: softwareWindows,
+  services: servicesWindows,
+  domain: domainWindows,
 };
 
 /** Windows has its own; every other platform is read like Linux (what is missing there lands in errors). */

@@ -1,14 +1,41 @@
 // An inventory of the integration guide, as a schema-1 report: the guide's fields mapped where they
 // correspond (hostname, processor, memory, disk, system, software, domain), the rest empty or unknown, and
 // the guide's body kept whole under `inventory`, so /query, /hosts and the dashboard read it like any report.
+import { createHash } from "node:crypto";
 import type { Inventory } from "../../shared/agents.ts";
-import { SCHEMA_VERSION } from "../../shared/report.ts";
+import { LIMITS, SCHEMA_VERSION, type Software, type SoftwareItem } from "../../shared/report.ts";
 
 const GIB = 1024 ** 3;
 const gib = (value: number | null | undefined) => (value ? Math.round(value * GIB) : 0);
 const str = (value: unknown) => (typeof value === "string" ? value : "");
 const count = (value: unknown) =>
   typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+
+const clip = (value: string, max: number = LIMITS.shortText) => value.slice(0, max);
+
+/** The guide's install_date, when it is a real day or time; its agents write many formats. */
+function installDate(value: string | null | undefined): string | null {
+  if (!value || !/^\d{4}-\d{2}-\d{2}/.test(value)) return null;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+/** The guide's software block as report.software: items from source `inventory`, hashed as the agent does. */
+function softwareOf(software: Inventory["software"]): Software {
+  const items: SoftwareItem[] = software.installed_software.slice(0, LIMITS.software).map((item) => ({
+    name: clip(item.name),
+    version: clip(item.version ?? ""),
+    vendor: clip(item.publisher ?? ""),
+    arch: "",
+    install_date: installDate(item.install_date),
+    size_bytes: null,
+    source: "inventory",
+  }));
+  items.sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0,
+  );
+  return { hash: createHash("sha256").update(JSON.stringify(items)).digest("hex"), items };
+}
 
 /** The OS family the guide names ("Windows"), as report.os.platform names it (process.platform). */
 function platformOf(osType: string): string {
@@ -86,15 +113,20 @@ export function inventoryReport(
       serial: str(hardware.serial_number),
       uuid: "",
     },
-    software: {
-      total: software.total_software ?? software.installed_software.length,
-      packages: software.installed_software.map((item) => ({
-        name: item.name,
-        version: item.version ?? "",
-        publisher: item.publisher ?? "",
-      })),
+    software: softwareOf(software),
+    domain: {
+      is_domain_joined: domain.is_domain_joined,
+      domain_name: clip(domainName),
+      workgroup: clip(str(domain.workgroup)),
+      domain_controller: clip(str(domain.domain_controller)),
+      kind: domain.is_domain_joined
+        ? platformOf(ctx.osType) === "win32"
+          ? "ad"
+          : "realm"
+        : str(domain.workgroup)
+          ? "workgroup"
+          : "none",
     },
-    domain: { joined: domain.is_domain_joined, name: domainName },
     inventory: body,
     errors: [],
   };

@@ -56,6 +56,61 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 3,
+    name: "software and services per host",
+    up(db) {
+      // The latest list of each kind per host (by report IP), and what it changed. Times are ms since the
+      // epoch, UTC. `hash` is the hash of the items stored; `reported_hash` the agent's newest one (they
+      // differ while a changed list has not arrived yet).
+      db.run(`CREATE TABLE host_lists (
+        ip TEXT NOT NULL,
+        list TEXT NOT NULL CHECK (list IN ('software', 'services')),
+        hash TEXT NOT NULL,
+        reported_hash TEXT NOT NULL,
+        items INTEGER NOT NULL,
+        collected_at INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (ip, list)
+      ) WITHOUT ROWID`);
+      db.run(`CREATE TABLE host_software (
+        ip TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        version TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        source TEXT NOT NULL,
+        user TEXT,
+        install_date TEXT,
+        size_bytes INTEGER,
+        extra TEXT
+      )`);
+      db.run("CREATE INDEX host_software_ip ON host_software (ip)");
+      // Fleet-wide search by name, case-insensitively.
+      db.run("CREATE INDEX host_software_name ON host_software (name_key)");
+      db.run(`CREATE TABLE host_services (
+        ip TEXT NOT NULL,
+        name TEXT NOT NULL,
+        item TEXT NOT NULL
+      )`);
+      db.run("CREATE INDEX host_services_ip ON host_services (ip)");
+      db.run(`CREATE TABLE software_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        ip TEXT NOT NULL,
+        change TEXT NOT NULL CHECK (change IN ('installed', 'upgraded', 'downgraded', 'removed')),
+        name TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        source TEXT NOT NULL,
+        user TEXT,
+        old_version TEXT,
+        new_version TEXT
+      )`);
+      db.run("CREATE INDEX software_changes_at ON software_changes (at, id)");
+    },
+  },
+  {
     version: 4,
     name: "releases and agent commands",
     up(db) {

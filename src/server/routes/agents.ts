@@ -173,7 +173,12 @@ export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): H
         const check = checkReport(report);
         if (!check.ok)
           throw new ApiError(422, "invalid_inventory", "the inventory is not valid", check.issues);
-        await store.append(prepareReport(report), ip);
+        const stored = await store.append(prepareReport(report), ip);
+        void kit.options.software?.feed(
+          stored.ip,
+          { collectedAt: check.report.collected_at, software: check.report.software },
+          clock(),
+        );
         await agents.touch(id, ip, version, clock());
         const answer: InventoryAnswer = {
           success: true,

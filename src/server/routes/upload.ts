@@ -4,7 +4,7 @@ import { type UploadAnswer, UploadAnswerSchema } from "../../shared/api.ts";
 import { ReportSchema } from "../../shared/report.ts";
 import { jsonEncoding, readCapped } from "../body.ts";
 import type { AppEnv } from "../env.ts";
-import { intake } from "../intake.ts";
+import { intakeReport } from "../intake.ts";
 import { capUploads } from "../limits.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
 
@@ -39,8 +39,16 @@ export function uploadRoute(kit: RouteKit): Hono<AppEnv> {
       const { gzip } = jsonEncoding(c.req.raw, "the report");
       const ip = c.get("clientIp");
       const body = await readCapped(c.req.raw, options.maxBody, options.bodyTimeoutMs);
-      const report = intake({ body, gzip, maxBody: options.maxBody });
+      const { prepared: report, report: parsed } = intakeReport({ body, gzip, maxBody: options.maxBody });
       const stored = await options.store.append(report, ip);
+      // Not awaited: the report is in its day file, and the lists' bookkeeping must not slow or fail it.
+      if (!stored.duplicate) {
+        void options.software?.feed(
+          stored.ip,
+          { collectedAt: parsed.collected_at, software: parsed.software, services: parsed.services },
+          options.clock(),
+        );
+      }
       // An enrolled agent's own token: it was heard from now.
       const agentId = c.get("agentId");
       if (agentId !== undefined && options.agents) {

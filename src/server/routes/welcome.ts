@@ -19,6 +19,14 @@ export function welcomeRoute(kit: RouteKit): Hono<AppEnv> {
     "GET /hosts",
     "GET /health",
     ...(kit.options.logs ? ["POST /logs", "GET /logs"] : []),
+    ...(kit.options.software
+      ? [
+          "GET /api/hosts/{ip}/software",
+          "GET /api/hosts/{ip}/services",
+          "GET /api/software?name=&version_lt=",
+          "GET /api/software/changes?since=",
+        ]
+      : []),
   ];
   const answer: WelcomeAnswer = {
     message: `relevo ${kit.options.version}: server inventory and central logs`,

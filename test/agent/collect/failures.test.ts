@@ -38,7 +38,19 @@ describe("collectReport", () => {
   test("reports every Windows collector as failed when PowerShell is missing, yet still sends a valid report", async () => {
     const report = await collectReport({ platform: "win32", sampleMs: 0 });
     expect(report.errors.map((error) => error.collector).sort()).toEqual(
-      ["cpu", "disks", "host", "memory", "os", "processes", "system", "users"].sort(),
+      [
+        "cpu",
+        "disks",
+        "domain",
+        "host",
+        "memory",
+        "os",
+        "processes",
+        "services",
+        "software",
+        "system",
+        "users",
+      ].sort(),
     );
     expect(report.os.platform).toBe("win32");
     expect(report.network.length).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { NodeOs } from "../../../src/agent/collect/_context.ts";
 import { openPowerShellSession } from "../../../src/agent/collect/_ps-session.ts";
 import { createCollector } from "../../../src/agent/collect/index.ts";
+import { WINDOWS_SOFTWARE_COMMAND } from "../../../src/agent/collect/software-windows.ts";
 import { WTS_TYPE_SOURCE } from "../../../src/agent/collect/users.ts";
 import { checkReport, type Report } from "../../../src/shared/report.ts";
 import { NO_PWSH_REASON, PWSH, PWSH_ENV, pwshArgv } from "../../helpers/pwsh.ts";
@@ -128,6 +129,35 @@ describe.skipIf(!PWSH)(`the Windows collectors under a real pwsh${label}`, () =>
     ]);
   });
 
+  test("software: every registry view, loaded and unloaded user hives, Appx and hotfixes", () => {
+    const items = report.software?.items ?? [];
+    expect(report.software?.hash).toMatch(/^[0-9a-f]{64}$/);
+    const count = (source: string) => items.filter((item) => item.source === source).length;
+    expect([
+      count("registry"),
+      count("registry-wow64"),
+      count("registry-user"),
+      count("appx"),
+      count("hotfix"),
+    ]).toEqual([4, 2, 3, 2, 2]);
+    expect(items.find((item) => item.name === "Microsoft Visual Studio Code (User)")).toMatchObject({
+      user: "bob",
+      source: "registry-user",
+      version: "1.95.3",
+    });
+    expect(items.find((item) => item.name === "秀丸エディタ")?.user).toBe("alice");
+  });
+
+  test("services and domain", () => {
+    expect(report.services?.items?.map((service) => [service.name, service.state])).toEqual([
+      ["EventLog", "running"],
+      ["MSSQLSERVER", "running"],
+      ["Spooler", "stopped"],
+      ["sshd", "running"],
+    ]);
+    expect(report.domain).toMatchObject({ kind: "hybrid", domain_controller: "DC02", forest: "example.com" });
+  });
+
   test("system", () => {
     expect(report.system).toEqual({
       manufacturer: "VMware, Inc.",
@@ -136,6 +166,32 @@ describe.skipIf(!PWSH)(`the Windows collectors under a real pwsh${label}`, () =>
       uuid: "3a6c1d42-5b8e-912f-0c7d-44e219a6b358",
     });
   });
+});
+
+describe.skipIf(!PWSH)(`an unloaded profile's NTUSER.DAT${label}`, () => {
+  test("is loaded for the software command and unloaded again before it answers", async () => {
+    const session = openPowerShellSession({
+      argv: pwshArgv(PWSH as string),
+      env: PWSH_ENV,
+      prelude: prelude("server-2022.json"),
+      timeoutMs: 90_000,
+    });
+    try {
+      const out = await session.run(WINDOWS_SOFTWARE_COMMAND);
+      expect(out).toContain("Microsoft Visual Studio Code (User)");
+      const hives = JSON.parse(
+        await session.run("ConvertTo-Json -Compress -InputObject $global:RelevoHives"),
+      );
+      expect(hives).toEqual({ "HKU\\relevo_S-1-5-21-3623811015-3361044348-30300820-1105": "unloaded" });
+      // Nothing of the hive stays visible under HKU once it is unloaded.
+      const left = await session.run(
+        "@($global:RelevoData.registry.PSObject.Properties.Name | Where-Object { $_ -like '*relevo_*' }).Count",
+      );
+      expect(left.trim()).toBe("0");
+    } finally {
+      await session.close();
+    }
+  }, 120_000);
 });
 
 describe.skipIf(!PWSH)(`the WTS type${label}`, () => {

@@ -4,6 +4,7 @@ import type { NodeOs } from "../../../src/agent/collect/_context.ts";
 import { powerShellDate } from "../../../src/agent/collect/_powershell.ts";
 import { parseWindowsCpu, WINDOWS_CPU_COMMAND } from "../../../src/agent/collect/cpu.ts";
 import { parseWindowsDisks, WINDOWS_DISKS_COMMAND } from "../../../src/agent/collect/disks.ts";
+import { WINDOWS_DOMAIN_COMMAND } from "../../../src/agent/collect/domain.ts";
 import { parseWindowsHost, WINDOWS_HOST_COMMAND } from "../../../src/agent/collect/host.ts";
 import { createCollector } from "../../../src/agent/collect/index.ts";
 import { parseWindowsSwap, WINDOWS_SWAP_COMMAND } from "../../../src/agent/collect/memory.ts";
@@ -13,6 +14,8 @@ import {
   WINDOWS_PROCESS_TIMES_COMMAND,
   WINDOWS_PROCESSES_COMMAND,
 } from "../../../src/agent/collect/processes.ts";
+import { WINDOWS_SERVICES_COMMAND } from "../../../src/agent/collect/services.ts";
+import { WINDOWS_SOFTWARE_COMMAND } from "../../../src/agent/collect/software-windows.ts";
 import { parseWindowsSystem, WINDOWS_SYSTEM_COMMAND } from "../../../src/agent/collect/system.ts";
 import { parseWindowsSessions, WINDOWS_USERS_COMMAND } from "../../../src/agent/collect/users.ts";
 import { checkReport, type Report } from "../../../src/shared/report.ts";
@@ -287,6 +290,9 @@ const answers = {
   [WINDOWS_PROCESSES_COMMAND]: windowsOutput("processes-2"),
   [WINDOWS_DISKS_COMMAND]: windowsOutput("disks"),
   [WINDOWS_SYSTEM_COMMAND]: windowsOutput("system"),
+  [WINDOWS_SOFTWARE_COMMAND]: windowsOutput("software"),
+  [WINDOWS_SERVICES_COMMAND]: windowsOutput("services"),
+  [WINDOWS_DOMAIN_COMMAND]: windowsOutput("domain-hybrid"),
 };
 
 /** Every processor's times at `ms` on the agent's clock: 25 % busy from then on. */
@@ -352,7 +358,19 @@ describe("the Windows collector without a working PowerShell", () => {
     expect(byCollector.memory).toStartWith("swap_total_bytes, swap_used_bytes not read: ");
     expect(byCollector.os).toStartWith("name, version, build not read: ");
     expect(Object.keys(byCollector).sort()).toEqual(
-      ["cpu", "disks", "host", "memory", "os", "processes", "system", "users"].sort(),
+      [
+        "cpu",
+        "disks",
+        "domain",
+        "host",
+        "memory",
+        "os",
+        "processes",
+        "services",
+        "software",
+        "system",
+        "users",
+      ].sort(),
     );
     expect(checkReport(report).ok).toBe(true);
   });
