@@ -31,6 +31,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     bodyTimeoutMs: 30_000,
     logs: null,
     agents: null,
+    archive: null,
     ...input,
   };
   const { clock } = options;

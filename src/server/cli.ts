@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// relevo-server: serve (the default), token, agent, install, uninstall. Each command is loaded only when called.
+// relevo-server: serve (the default), token, agent, install, uninstall, archive. Each command is loaded only when called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -16,6 +16,7 @@ export const main = defineCommand({
     agent: () => import("./commands/agent.ts").then((m) => m.default),
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
+    archive: () => import("./commands/archive.ts").then((m) => m.default),
   },
 });
 

@@ -1,5 +1,6 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
+import type { ArchiveHealth } from "../shared/api.ts";
 import type { AgentStore } from "./agents/agent-store.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { LogStore } from "./logs/log-store.ts";
@@ -29,6 +30,8 @@ export interface AppOptions {
   logs?: LogStore | null;
   /** Enrolled agents (register, inventory, health); null leaves those routes out. */
   agents?: AgentStore | null;
+  /** The S3 archive's state for /health; null when no archive is configured. */
+  archive?: { health(): ArchiveHealth } | null;
 }
 
 export type ResolvedOptions = Required<AppOptions>;

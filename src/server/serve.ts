@@ -7,6 +7,9 @@ import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { AgentStore } from "./agents/agent-store.ts";
 import { createApp } from "./app.ts";
+import { openArchive } from "./archive/open.ts";
+import { ArchiveSchedule } from "./archive/schedule.ts";
+import type { ArchiveSettings } from "./archive/settings.ts";
 import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
@@ -38,6 +41,8 @@ interface ServeSettings {
   /** Central logs: 0 keeps everything / no size bound. */
   logsRetentionDays: number;
   logsMaxBytes: number;
+  /** The S3 archive; null when none is configured. */
+  archive?: ArchiveSettings | null;
 }
 
 function isLoopback(host: string): boolean {
@@ -89,10 +94,23 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await store.close();
     throw error;
   }
+  const archive = settings.archive
+    ? openArchive(settings.archive, store, logs.db, settings.dayZone, () => new Date())
+    : null;
+  const schedule = archive
+    ? new ArchiveSchedule(
+        archive.archiver,
+        archive.manifest,
+        settings.archive as ArchiveSettings,
+        settings.dayZone,
+        () => new Date(),
+      )
+    : null;
   // Through a proxy every client looks like loopback: only a server nobody proxies may be open.
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
-    store,
+    store: archive?.view ?? store,
+    archive: schedule,
     auth: { mode, registry },
     rateLimit: settings.rateLimit,
     maxUploads: settings.maxUploads,
@@ -129,6 +147,13 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       "no API token left (tokens existed here before): every request needs one (relevo-server token create --role ingest|read)",
     );
   }
+  if (schedule && archive) {
+    schedule.start();
+    const { afterDays, keepLocal } = archive.bucket.settings;
+    serveLog.info(
+      `archiving days older than ${afterDays} day(s) to ${archive.bucket.where}/${archive.bucket.settings.prefix}${keepLocal ? " (local files kept)" : ""}; next run ${schedule.health().next_run_at}`,
+    );
+  }
   const flush = setInterval(() => registry.flushUsage(), 30_000);
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
@@ -146,6 +171,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
+  await schedule?.stop();
   await logs.close();
   await store.close();
   clearInterval(flush);

@@ -11,6 +11,7 @@ export default defineCommand({
   async run({ args }) {
     // Loaded here, not at the top, so `--version`, `token` and `install` start without the HTTP stack.
     const { parseTrustProxy, serve } = await import("../serve.ts");
+    const { archiveSettings } = await import("../archive/settings.ts");
     // Explicit: consola would go quiet under NODE_ENV=test, which child processes of `bun test` inherit.
     setLogLevel(args.verbose ? 4 : 3);
     const controller = new AbortController();
@@ -36,6 +37,7 @@ export default defineCommand({
           bodyTimeoutMs: (intFlag("body-timeout", args["body-timeout"], 1, 3600) ?? 30) * 1000,
           logsRetentionDays: intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30,
           logsMaxBytes: intFlag("logs-max-bytes", args["logs-max-bytes"], 0, Number.MAX_SAFE_INTEGER) ?? 0,
+          archive: archiveSettings(args, process.env),
         },
         controller.signal,
       );

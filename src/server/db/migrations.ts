@@ -20,10 +20,12 @@ export function schemaVersion(db: Database): number {
 
 /** Brings the database up to the newest migration; returns the versions applied. */
 export function migrate(db: Database, migrations: readonly Migration[], now: Date): number[] {
+  // Ascending, gaps allowed: features are built side by side, each with its own number.
   migrations.forEach((step, index) => {
-    if (step.version !== index + 1) throw new Error(`migration ${step.name} is numbered out of order`);
+    const previous = index === 0 ? 0 : (migrations[index - 1]?.version ?? 0);
+    if (step.version <= previous) throw new Error(`migration ${step.name} is numbered out of order`);
   });
-  const latest = migrations.length;
+  const latest = migrations.at(-1)?.version ?? 0;
   const current = schemaVersion(db);
   if (current > latest) {
     throw new SchemaTooNewError(
@@ -31,7 +33,7 @@ export function migrate(db: Database, migrations: readonly Migration[], now: Dat
     );
   }
   const applied: number[] = [];
-  for (const step of migrations.slice(current)) {
+  for (const step of migrations.filter((one) => one.version > current)) {
     db.transaction(() => {
       db.run(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
