@@ -56,6 +56,8 @@ export interface ArchiverDeps {
   manifest: Manifest;
   zone: DayZone;
   clock: () => Date;
+  /** gzip output past this goes multipart, in parts of this size (default PART_BYTES). */
+  partBytes?: number;
 }
 
 export class Archiver {
@@ -149,7 +151,7 @@ export class Archiver {
     const { host, bucket, manifest, clock } = this.deps;
     const key = objectKey(bucket.settings.prefix, day.name, day.date);
     try {
-      const packed = await packAndUpload(bucket, join(host.directory, day.name), key);
+      const packed = await packAndUpload(bucket, join(host.directory, day.name), key, this.deps.partBytes);
       onStep?.(day.name, "uploaded");
       await verifyObject(bucket, {
         key,
