@@ -7,19 +7,24 @@ import { ArchiveError, type Bucket, describeFailure, withTimeout } from "./bucke
 export async function openObject(bucket: Bucket, key: string): Promise<ReadableStream<Uint8Array>> {
   const url = bucket.client.presign(key, { method: "GET", expiresIn: 300 });
   let response: Response;
+  // The answer must start within the timeout; the body may then take as long as its reader does.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), bucket.settings.timeoutMs);
   try {
-    response = await withTimeout(fetch(url), bucket.settings.timeoutMs, `reading ${key}`);
+    response = await fetch(url, { signal: controller.signal });
   } catch (error) {
+    if (controller.signal.aborted) {
+      throw new ArchiveError(`reading ${key} timed out after ${bucket.settings.timeoutMs / 1000} s`, false);
+    }
     throw describeFailure(error, bucket, `reading ${key}`);
+  } finally {
+    clearTimeout(timer);
   }
   if (!response.ok || !response.body) {
     const text = await response.text().catch(() => "");
     const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP ${response.status}`;
-    throw describeFailure(
-      Object.assign(new Error(`GET answered ${response.status}`), { code }),
-      bucket,
-      `reading ${key}`,
-    );
+    const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? `GET answered ${response.status}`;
+    throw describeFailure(Object.assign(new Error(message), { code }), bucket, `reading ${key}`);
   }
   return response.body.pipeThrough(new DecompressionStream("gzip"));
 }

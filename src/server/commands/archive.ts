@@ -49,6 +49,14 @@ function openDb(dir: string) {
   return openStateDb(dir, { now: new Date() });
 }
 
+/**
+ * A request the bucket never answered (a stalled multipart part) is given up at its timeout, but its socket
+ * would keep the command alive: once the command is done, it exits within a second whatever is still open.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 1000).unref();
+}
+
 async function print(args: { json?: boolean }, value: unknown, text: string): Promise<void> {
   await writeStdout(args.json ? `${JSON.stringify(value, null, 2)}\n` : text);
 }
@@ -77,6 +85,7 @@ const run = defineCommand({
     } finally {
       state.close();
       await store.close();
+      exitSoon();
     }
   },
 });
@@ -169,6 +178,7 @@ const verify = defineCommand({
       if (result.bad.length) process.exitCode = 1;
     } finally {
       state.close();
+      exitSoon();
     }
   },
 });
@@ -201,6 +211,7 @@ const restore = defineCommand({
     } finally {
       state.close();
       release();
+      exitSoon();
     }
   },
 });

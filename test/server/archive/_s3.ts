@@ -1,10 +1,11 @@
 // The S3 side of the archive tests, all on 127.0.0.1: s3rver (a real S3 API over files, which does not
 // check signatures), and a stand-in that fails the way real services do (refused keys, a stalled upload, an
 // object that reads back different).
+
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { S3Client } from "bun";
-import S3rver from "s3rver";
-import { tempDir } from "../../helpers/server.ts";
+import { REPO, tempDir } from "../../helpers/server.ts";
 
 export const KEYS = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" };
 
@@ -14,15 +15,37 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+const NODE = Bun.which("node");
+
+/** s3rver in a Node child process (its home runtime), stopped by closing its stdin. */
 export async function startS3(buckets = ["relevo"]): Promise<S3Server> {
-  const server = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    silent: true,
-    directory: tempDir("relevo-s3-"),
-    configureBuckets: buckets.map((name) => ({ name })),
-  });
-  const { port } = (await server.run()) as { port: number };
+  if (!NODE) throw new Error("node is needed to run s3rver");
+  const proc = Bun.spawn(
+    [NODE, join(import.meta.dir, "_s3rver.mjs"), tempDir("relevo-s3-"), buckets.join(",")],
+    {
+      cwd: REPO,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
+  const reader = proc.stdout.getReader();
+  let text = "";
+  const deadline = Date.now() + 15_000;
+  while (!/port (\d+)/.test(text)) {
+    const next = await Promise.race([
+      reader.read(),
+      Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null),
+    ]);
+    if (!next || next.done) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      throw new Error(`s3rver did not start: ${text}`);
+    }
+    text += new TextDecoder().decode(next.value);
+  }
+  reader.releaseLock();
+  const port = Number(/port (\d+)/.exec(text)?.[1]);
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -33,7 +56,12 @@ export async function startS3(buckets = ["relevo"]): Promise<S3Server> {
         accessKeyId: KEYS.AWS_ACCESS_KEY_ID,
         secretAccessKey: KEYS.AWS_SECRET_ACCESS_KEY,
       }),
-    stop: () => server.close(),
+    async stop() {
+      proc.stdin.end();
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+      await proc.exited;
+      clearTimeout(timer);
+    },
   };
 }
 
