@@ -1,11 +1,12 @@
 // `bun run bench archive [--rounds 3] [--files 30] [--seconds 3]`: the real server archiving closed day files
 // (25 KB reports, 100 per file) to s3rver on 127.0.0.1 while agents upload at the same time. Per round, side
-// by side: the ingest rate while the archive runs, and the same load on the same warm server right after
-// the run, for as long as it took; plus the archive's MB/s (day-file bytes compressed, uploaded and verified per second of its run).
+// by side: the ingest rate while the archive runs, and the same load on the same warm server just before
+// and just after the run, each window as long as the run; plus the archive's MB/s (day-file bytes compressed, uploaded and verified per second of its run).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { Manifest } from "../../src/server/archive/manifest.ts";
 import { openStateDb } from "../../src/server/db/state-db.ts";
 import { startServer, tempDir } from "../../test/helpers/server.ts";
 import { KEYS, startS3 } from "../../test/server/archive/_s3.ts";
@@ -47,15 +48,6 @@ function ingest(url: string, body: string, concurrency: number) {
       await workers;
     },
   };
-}
-
-/** The run's length as the server reports it (from /health, before the manifest can be read). */
-async function archiveWindow(url: string, finished: number): Promise<{ ms: number }> {
-  const health = (await (await fetch(`${url}/health`)).json()) as {
-    archive?: { last_run_at: string | null };
-  };
-  const started = Date.parse(health.archive?.last_run_at ?? "");
-  return { ms: Number.isFinite(started) ? finished - started : 1000 };
 }
 
 /** `files` day files of 100 reports each, dated in January 2026 (long closed). */
@@ -121,35 +113,52 @@ export async function run(argv: string[]): Promise<void> {
       const dir = tempDir("relevo-bench-archive-");
       const raw = seed(dir, report, files);
       console.log(`round ${round}: ${files} day files, ${fmt(raw / 1e6)} MB`);
-      // With the archive: the server's catch-up run starts at once (no run in the manifest yet).
-      const server = await startServer([...common, ...archiveFlags], dir);
+      // A run recorded a moment ago: no catch-up at start, the server waits for its --archive-at slot, the
+      // next whole minute at least 10 s away, while the load warms it up and gives the "before" window.
+      const seeded = openStateDb(dir, { now: new Date() });
+      const manifest = new Manifest(seeded.db);
+      manifest.finishRun(manifest.startRun(Date.now()), { archived: 0, failed: 0 }, Date.now());
+      seeded.close();
+      const slot = new Date(Math.ceil((Date.now() + 10_000) / 60_000) * 60_000);
+      const at = `${String(slot.getUTCHours()).padStart(2, "0")}:${String(slot.getUTCMinutes()).padStart(2, "0")}`;
+      const server = await startServer([...common, ...archiveFlags, "--archive-at", at], dir);
       const load = ingest(server.url, report, concurrency);
-      let health: { archive?: { running: boolean; archived: number } } = {};
+      // /health is polled at the same pace through every window (it costs the server a little too).
+      let health: { archive?: { running: boolean; archived: number; last_run_at: string | null } } = {};
+      let polling = true;
+      const poller = (async () => {
+        while (polling) {
+          health = (await (await fetch(`${server.url}/health`)).json()) as typeof health;
+          await Bun.sleep(250);
+        }
+      })();
       const deadline = Date.now() + 300_000;
       while (Date.now() < deadline) {
         await Bun.sleep(100);
-        health = (await (await fetch(`${server.url}/health`)).json()) as typeof health;
         if (health.archive && !health.archive.running && health.archive.archived >= files) break;
       }
-      const finished = Date.now();
-      // Without: the same load on the same warm server right after the run, for as long as the run took.
-      const window = await archiveWindow(server.url, finished);
-      await Bun.sleep(Math.max(window.ms, 1000) + 300);
+      // After: the same load on the same server right after the run, for as long as the run took.
+      const started = Date.parse(health.archive?.last_run_at ?? "");
+      await Bun.sleep(Math.max(Date.now() - (Number.isFinite(started) ? started : Date.now()), 1000) + 300);
+      polling = false;
+      await poller;
       await load.stop();
       await server.stop();
       const state = openStateDb(dir, { now: new Date() });
       const runRow = state.db
-        .query("SELECT started_at, finished_at, archived FROM archive_runs ORDER BY id LIMIT 1")
+        .query("SELECT started_at, finished_at, archived FROM archive_runs ORDER BY id DESC LIMIT 1")
         .get() as { started_at: number; finished_at: number; archived: number };
       const gz = state.db.query("SELECT sum(gz_bytes) AS gz FROM archive_files").get() as { gz: number };
       state.close();
       rmSync(dir, { recursive: true, force: true });
       if (runRow.archived !== files)
         throw new Error(`round ${round}: ${runRow.archived} of ${files} archived`);
-      const ms = runRow.finished_at - runRow.started_at;
+      const ms = Math.max(runRow.finished_at - runRow.started_at, 1000);
       const withArchive = perSecond(load.done, runRow.started_at, runRow.finished_at);
-      const after = runRow.finished_at + 300;
-      const without = perSecond(load.done, after, after + Math.max(ms, 1000));
+      // Without: the windows just before and just after the run, each as long as the run, together.
+      const before = perSecond(load.done, runRow.started_at - 300 - ms, runRow.started_at - 300);
+      const after = perSecond(load.done, runRow.finished_at + 300, runRow.finished_at + 300 + ms);
+      const without = (before + after) / 2;
       rows.push({
         withArchive,
         without,
