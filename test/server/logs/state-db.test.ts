@@ -5,11 +5,12 @@ import { join } from "node:path";
 import type { Migration } from "../../../src/server/db/migrations.ts";
 import { schemaVersion } from "../../../src/server/db/migrations.ts";
 import { MIGRATIONS } from "../../../src/server/db/schema.ts";
-// Numbers may have gaps (features built side by side): the newest is the last one's.
-const LATEST = MIGRATIONS.at(-1)?.version ?? 0;
 import { openStateDb, STATE_DB_FILE } from "../../../src/server/db/state-db.ts";
 import { formatIsoMicros, parseIsoMicros } from "../../../src/shared/iso-time.ts";
 import { tempDir } from "../../helpers/server.ts";
+
+// Numbers may have gaps (features built side by side): the newest is the last one's.
+const LATEST = MIGRATIONS.at(-1)?.version ?? 0;
 
 const now = new Date("2026-12-01T00:00:00Z");
 
