@@ -13,8 +13,6 @@ const DAY_MS = 86_400_000;
 /** How long stopping the server waits for the file being archived; after that the run is left behind. */
 const STOP_WAIT_MS = 5_000;
 const scheduleLog = logger("archive");
-/** The scheduled run archives a quarter of the time, so ingest keeps >= 0.9x its rate (bun run bench archive). */
-export const SERVE_DUTY = 0.25;
 
 /** The next moment after `now` whose clock time in `zone` is `atMinutes` past midnight. */
 export function nextSlot(now: Date, atMinutes: number, zone: DayZone): Date {
@@ -67,7 +65,7 @@ export class ArchiveSchedule {
   private fire(): void {
     this.nextAt = null;
     this.current = this.archiver
-      .run({ respectBackoff: true, duty: SERVE_DUTY })
+      .run({ respectBackoff: true, duty: this.settings.duty })
       .then((result) => result.failed.length > 0 || result.stopped !== undefined)
       .catch((error) => {
         scheduleLog.error(`archive run failed: ${errorMessage(error)}`);

@@ -27,6 +27,8 @@ export interface ArchiveSettings {
   keepLocal: boolean;
   /** One S3 request (a part, a stat, a read-back) may take this long. */
   timeoutMs: number;
+  /** Inside `serve`: the share of the time the archive works, idle the rest (ingest keeps the CPU). */
+  duty: number;
 }
 
 /** The flags as citty gives them (all strings but the boolean). */
@@ -40,6 +42,7 @@ export interface ArchiveFlags {
   "archive-keep-local"?: boolean;
   "archive-timeout"?: string;
   "archive-jitter"?: string;
+  "archive-duty"?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -56,6 +59,14 @@ export function parseArchiveUrl(url: string): { bucket: string; prefix: string }
     throw new UsageError("--archive-url: the prefix may not contain . or .. segments");
   }
   return { bucket, prefix };
+}
+
+function parseDuty(value: string): number {
+  const percent = Number(value);
+  if (!/^\d{1,3}$/.test(value) || percent < 5 || percent > 100) {
+    throw new UsageError(`--archive-duty must be a percentage from 5 to 100, got "${value}"`);
+  }
+  return percent / 100;
 }
 
 function parseAt(value: string): number {
@@ -148,5 +159,6 @@ export function archiveSettings(flags: ArchiveFlags, env: Env): ArchiveSettings 
     timeoutMs:
       (intFlag("archive-timeout", flags["archive-timeout"] ?? env.RELEVO_ARCHIVE_TIMEOUT, 1, 3600) ?? 120) *
       1000,
+    duty: parseDuty(flags["archive-duty"] ?? env.RELEVO_ARCHIVE_DUTY ?? "25"),
   };
 }

@@ -28,6 +28,11 @@ export const archiveArgs = {
     type: "string",
     description: "Up to this many seconds added to --archive-at (default 900)",
   },
+  "archive-duty": {
+    type: "string",
+    description:
+      "Percent of the time a scheduled run may work, idle the rest, so ingest keeps the CPU (default 25)",
+  },
 } as const satisfies ArgsDef;
 
 export const serveArgs = {

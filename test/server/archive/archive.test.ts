@@ -40,6 +40,7 @@ function settings(overrides: Partial<ArchiveSettings> = {}): ArchiveSettings {
     jitterMs: 0,
     keepLocal: false,
     timeoutMs: 20_000,
+    duty: 1,
     ...overrides,
   };
 }

@@ -34,6 +34,7 @@ describe("archive settings", () => {
       afterDays: 7,
       atMinutes: 210,
       keepLocal: false,
+      duty: 0.25,
       credentials: { accessKeyId: "AKID", secretAccessKey: "SECRET" },
     });
     const flags = archiveSettings(
