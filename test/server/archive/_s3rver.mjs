@@ -3,6 +3,8 @@
 import S3rver from "s3rver";
 
 const [directory, buckets = ""] = process.argv.slice(2);
+// A client that goes away mid-request (a killed test tool) must not take the server down for the next tests.
+process.on("uncaughtException", (error) => console.error(`s3rver: ${error.message}`));
 const server = new S3rver({
   port: 0,
   address: "127.0.0.1",

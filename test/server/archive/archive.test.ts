@@ -164,6 +164,7 @@ describe("archive", () => {
       expect(JSON.parse(back)).toHaveLength(50);
       await s.close();
     },
+    60_000,
   );
 
   test("never the current day, a day within --archive-after-days and its grace hour, or a day still open", async () => {
