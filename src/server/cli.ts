@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// relevo-server: serve (the default), token, agent, release, install, uninstall, health. Each command is loaded only when called.
+// relevo-server: serve (the default), token, agent, release, archive, install, uninstall, health. Each command is loaded only when called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -18,6 +18,7 @@ export const main = defineCommand({
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
     health: () => import("./commands/health.ts").then((m) => m.default),
+    archive: () => import("./commands/archive.ts").then((m) => m.default),
   },
 });
 

@@ -8,6 +8,9 @@ import { VERSION } from "../shared/version.ts";
 import { AgentStore } from "./agents/agent-store.ts";
 import { CommandHub } from "./agents/command-hub.ts";
 import { createApp } from "./app.ts";
+import { openArchive } from "./archive/open.ts";
+import { ArchiveSchedule } from "./archive/schedule.ts";
+import type { ArchiveSettings } from "./archive/settings.ts";
 import type { AuthMode } from "./auth/guard.ts";
 import { TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
@@ -47,6 +50,8 @@ interface ServeSettings {
   metricsPublic?: boolean;
   metricsPerHost?: number;
   alertsFile?: string;
+  /** The S3 archive; null when none is configured. */
+  archive?: ArchiveSettings | null;
 }
 
 function isLoopback(host: string): boolean {
@@ -106,6 +111,36 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await store.close();
     throw error;
   }
+  const archive = settings.archive
+    ? openArchive(settings.archive, store, logs.db, settings.dayZone, () => new Date())
+    : null;
+  const schedule = archive
+    ? new ArchiveSchedule(
+        archive.archiver,
+        archive.manifest,
+        settings.archive as ArchiveSettings,
+        settings.dayZone,
+        () => new Date(),
+      )
+    : null;
+  if (archive && schedule) {
+    const r = metrics.registry;
+    r.gauge(
+      "relevo_archive_backlog_files",
+      "Closed day files due for the archive and not yet in it",
+      () => archive.archiver.candidates(false).length,
+    );
+    r.gauge(
+      "relevo_archive_archived_files",
+      "Day files verified in the bucket",
+      () => schedule.health().archived,
+    );
+    r.gauge(
+      "relevo_archive_failed_files",
+      "Day files whose last archive try failed",
+      () => schedule.health().failed,
+    );
+  }
   const software = new SoftwareStore(logs.db, logs.writer);
   metrics.registry.register(
     "relevo_software_feed_failures_total",
@@ -115,7 +150,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   );
   const interval = (settings.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000;
   const opened = openOps(metrics, {
-    store,
+    store: archive?.view ?? store,
     logs,
     alertsFile,
     intervalMs: interval,
@@ -127,6 +162,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   const commands = new CommandHub(logs.db, () => new Date());
   const app = createApp({
     store: opened.store,
+    archive: schedule,
     auth: { mode, registry },
     rateLimit: settings.rateLimit,
     maxUploads: settings.maxUploads,
@@ -170,6 +206,13 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       "no API token left (tokens existed here before): every request needs one (relevo-server token create --role ingest|read)",
     );
   }
+  if (schedule && archive) {
+    schedule.start();
+    const { afterDays, keepLocal } = archive.bucket.settings;
+    serveLog.info(
+      `archiving days older than ${afterDays} day(s) to ${archive.bucket.where}/${archive.bucket.settings.prefix}${keepLocal ? " (local files kept)" : ""}; next run ${schedule.health().next_run_at}`,
+    );
+  }
   const flush = setInterval(() => registry.flushUsage(), 30_000);
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
@@ -189,6 +232,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     serveLog.warn(`requests still open after ${DRAIN_MS / 1000} s: closing their connections`);
     await server.stop(true);
   }
+  await schedule?.stop();
   await software.idle();
   await opened.close();
   await logs.close();
