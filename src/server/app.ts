@@ -39,6 +39,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
     releases: null,
     commands: null,
     software: null,
+    archive: null,
     ...input,
   };
   const { clock } = options;

@@ -14,7 +14,7 @@ import { openLogs } from "./logs/open.ts";
 import { redactUrl, type TlsMode } from "./pg/connect.ts";
 import { ReleaseStore } from "./releases/release-store.ts";
 import { SoftwareStore } from "./software/software-store.ts";
-import { type FsyncMode, openFileStore } from "./store/file-store.ts";
+import { type FileStore, type FsyncMode, openFileStore } from "./store/file-store.ts";
 import type { JournalObserver } from "./store/journal-writer.ts";
 import type { Store } from "./store/types.ts";
 
@@ -48,7 +48,9 @@ export interface Backend {
   software: SoftwareStore | null;
   /** Signed agent releases (data directory only, for now). */
   releases: ReleaseStore | null;
-  /** relevo.db, for the alerts (data directory only, for now). */
+  /** The day files themselves, for the archive (data directory only, for now). */
+  fileStore: FileStore | null;
+  /** relevo.db, for the alerts and the archive manifest (data directory only, for now). */
   stateDb: { db: Database; writer: GroupCommit } | null;
   /** For the start line. */
   where: string;
@@ -90,6 +92,7 @@ async function openEmbedded(settings: BackendSettings, gate: TokenGate): Promise
       commands,
       software,
       releases: new ReleaseStore(logs.db, dataDir),
+      fileStore: store,
       stateDb: { db: logs.db, writer: logs.writer },
       where: `data ${dataDir}, fsync ${settings.fsync}`,
       async close() {
@@ -145,6 +148,7 @@ async function openDatabase(
     commands: pg.commands,
     software: null,
     releases: null,
+    fileStore: null,
     stateDb: null,
     where: `database ${where}`,
     close: () => pg.close(),

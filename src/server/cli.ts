@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
-// relevo-server: serve (the default), token, agent, release, install, uninstall, health, export, import. Each
-// command is loaded only when called.
+// relevo-server: serve (the default), token, agent, release, archive, install, uninstall, health, export,
+// import. Each command is loaded only when called.
 import { defineCommand } from "citty";
 import { runCli } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -19,6 +19,7 @@ export const main = defineCommand({
     install: () => import("./commands/install.ts").then((m) => m.install),
     uninstall: () => import("./commands/install.ts").then((m) => m.uninstall),
     health: () => import("./commands/health.ts").then((m) => m.default),
+    archive: () => import("./commands/archive.ts").then((m) => m.default),
     export: () => import("./commands/transfer.ts").then((m) => m.exportCommand),
     import: () => import("./commands/transfer.ts").then((m) => m.importCommand),
   },

@@ -1,5 +1,6 @@
 // What createApp is built from: the edges (CLI, tests) pass these in; nothing below reads env or the clock.
 
+import type { ArchiveHealth } from "../shared/api.ts";
 import type { Agents } from "./agents/agent-store.ts";
 import type { Commands } from "./agents/command-hub.ts";
 import type { AlertEngine } from "./alerts/engine.ts";
@@ -41,6 +42,8 @@ export interface AppOptions {
   commands?: Commands | null;
   /** The latest software and service list per host (fed from accepted reports); null leaves its routes out. */
   software?: SoftwareStore | null;
+  /** The S3 archive's state for /health; null when no archive is configured. */
+  archive?: { health(): ArchiveHealth } | null;
 }
 
 export interface OpsOptions {

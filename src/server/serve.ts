@@ -6,6 +6,9 @@ import { UsageError } from "../shared/cli.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { createApp } from "./app.ts";
+import { openArchive } from "./archive/open.ts";
+import { ArchiveSchedule } from "./archive/schedule.ts";
+import type { ArchiveSettings } from "./archive/settings.ts";
 import type { AuthMode } from "./auth/guard.ts";
 import { type DatabaseFlags, openBackend, type TokenGate } from "./backend.ts";
 import type { DayZone } from "./day.ts";
@@ -42,6 +45,8 @@ interface ServeSettings {
   metricsPublic?: boolean;
   metricsPerHost?: number;
   alertsFile?: string;
+  /** The S3 archive; null when none is configured. */
+  archive?: ArchiveSettings | null;
   /** PostgreSQL instead of the data directory: reports, logs, agents, tokens and commands shared by several servers. */
   database?: DatabaseFlags;
 }
@@ -76,6 +81,11 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       "--alerts does not go with --database yet: alert state is kept in relevo.db, one server's own (run the alerts on a server with a data directory)",
     );
   }
+  if (settings.archive && settings.database) {
+    throw new UsageError(
+      "--archive-url does not go with --database yet: the archive reads closed day files from a data directory (relevo-server export writes them from PostgreSQL)",
+    );
+  }
   const loopback = isLoopback(settings.host);
   const proxied = settings.trustProxy.length > 0;
   const gate: TokenGate = (registry, hint) => {
@@ -104,6 +114,44 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     gate,
   );
   const { registry, software } = backend;
+  const archive =
+    settings.archive && backend.fileStore && backend.stateDb
+      ? openArchive(
+          settings.archive,
+          backend.fileStore,
+          backend.stateDb.db,
+          settings.dayZone,
+          () => new Date(),
+        )
+      : null;
+  const schedule =
+    archive && settings.archive
+      ? new ArchiveSchedule(
+          archive.archiver,
+          archive.manifest,
+          settings.archive,
+          settings.dayZone,
+          () => new Date(),
+        )
+      : null;
+  if (archive && schedule) {
+    const r = metrics.registry;
+    r.gauge(
+      "relevo_archive_backlog_files",
+      "Closed day files due for the archive and not yet in it",
+      () => archive.archiver.candidates(false).length,
+    );
+    r.gauge(
+      "relevo_archive_archived_files",
+      "Day files verified in the bucket",
+      () => schedule.health().archived,
+    );
+    r.gauge(
+      "relevo_archive_failed_files",
+      "Day files whose last archive try failed",
+      () => schedule.health().failed,
+    );
+  }
   if (software) {
     metrics.registry.register(
       "relevo_software_feed_failures_total",
@@ -113,7 +161,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     );
   }
   const opened = openOps(metrics, {
-    store: backend.store,
+    store: archive?.view ?? backend.store,
     logs: backend.logs,
     stateDb: backend.stateDb,
     alertsFile,
@@ -125,6 +173,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   const mode: AuthMode = settings.noAuth ? "off" : loopback && !proxied ? "if-tokens" : "required";
   const app = createApp({
     store: opened.store,
+    archive: schedule,
     auth: { mode, registry },
     rateLimit: settings.rateLimit,
     maxUploads: settings.maxUploads,
@@ -165,6 +214,13 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       "no API token left (tokens existed here before): every request needs one (relevo-server token create --role ingest|read)",
     );
   }
+  if (schedule && archive) {
+    schedule.start();
+    const { afterDays, keepLocal } = archive.bucket.settings;
+    serveLog.info(
+      `archiving days older than ${afterDays} day(s) to ${archive.bucket.where}/${archive.bucket.settings.prefix}${keepLocal ? " (local files kept)" : ""}; next run ${schedule.health().next_run_at}`,
+    );
+  }
   const flush = setInterval(() => void registry.flushUsage(), 30_000);
   flush.unref();
   await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
@@ -185,6 +241,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     await server.stop(true);
   }
   clearInterval(flush);
+  await schedule?.stop();
   await opened.close();
   await backend.close();
   serveLog.info("stopped");

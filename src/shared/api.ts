@@ -37,6 +37,19 @@ export const LogHealthSchema = v.object({
   problem: v.optional(v.string()),
 });
 
+/** The S3 archive's part of /health (present when an archive is configured). */
+export const ArchiveHealthSchema = v.object({
+  url: v.string(),
+  running: v.boolean(),
+  /** Day files in the manifest as verified in the bucket, and those whose last try failed. */
+  archived: v.number(),
+  failed: v.number(),
+  last_run_at: v.nullable(v.string()),
+  next_run_at: v.nullable(v.string()),
+  /** The last run's stop reason, or the newest failure's. */
+  problem: v.optional(v.string()),
+});
+
 export const HealthAnswerSchema = v.object({
   status: v.picklist(["ok", "degraded"]),
   version: v.string(),
@@ -49,6 +62,7 @@ export const HealthAnswerSchema = v.object({
     problem: v.optional(v.string()),
   }),
   logs: v.optional(LogHealthSchema),
+  archive: v.optional(ArchiveHealthSchema),
 });
 
 export type ErrorDetail = v.InferOutput<typeof ErrorDetailSchema>;
@@ -56,6 +70,7 @@ export type ErrorBody = v.InferOutput<typeof ErrorBodySchema>;
 export type UploadAnswer = v.InferOutput<typeof UploadAnswerSchema>;
 export type HealthAnswer = v.InferOutput<typeof HealthAnswerSchema>;
 export type LogHealth = v.InferOutput<typeof LogHealthSchema>;
+export type ArchiveHealth = v.InferOutput<typeof ArchiveHealthSchema>;
 
 export function errorBody(code: string, message: string, details?: ErrorDetail[]): ErrorBody {
   return { error: { code, message, ...(details ? { details } : {}) } };

@@ -1,6 +1,40 @@
 // The flags of `relevo-server serve`, in one place: `install` passes most of them on to the service.
 import type { ArgsDef } from "citty";
 
+/** The S3 archive (issue 16): also taken by `relevo-server archive ...`. Credentials never go here. */
+export const archiveArgs = {
+  "archive-url": {
+    type: "string",
+    description: "Archive closed days to s3://bucket/prefix (env RELEVO_ARCHIVE_URL)",
+  },
+  "archive-endpoint": {
+    type: "string",
+    description:
+      "S3-compatible endpoint URL (MinIO, Ceph, R2...; env RELEVO_ARCHIVE_ENDPOINT or AWS_ENDPOINT_URL)",
+  },
+  "archive-region": { type: "string", description: "S3 region (env RELEVO_ARCHIVE_REGION or AWS_REGION)" },
+  "archive-credentials-file": {
+    type: "string",
+    description: "AWS credentials file to read the keys from (default: the AWS_* variables)",
+  },
+  "archive-after-days": { type: "string", description: "Archive days older than this many days (default 7)" },
+  "archive-at": {
+    type: "string",
+    description: "Daily archive time HH:MM in --timezone, jittered (default 03:30)",
+  },
+  "archive-keep-local": { type: "boolean", description: "Copy to the archive but keep the local files" },
+  "archive-timeout": { type: "string", description: "Seconds one S3 request may take (default 120)" },
+  "archive-jitter": {
+    type: "string",
+    description: "Up to this many seconds added to --archive-at (default 900)",
+  },
+  "archive-duty": {
+    type: "string",
+    description:
+      "Percent of the time a scheduled run may work, idle the rest, so ingest keeps the CPU (default 25)",
+  },
+} as const satisfies ArgsDef;
+
 export const serveArgs = {
   host: { type: "string", default: "127.0.0.1", description: "Address to listen on" },
   port: { type: "string", default: "5000", description: "TCP port (0 picks a free one)" },
@@ -90,5 +124,6 @@ export const serveArgs = {
     description: "Export per-host series for at most this many hosts (0: none; labels per host are costly)",
   },
   alerts: { type: "string", description: "Alert rules and webhooks, YAML or JSON (see README, Alerts)" },
+  ...archiveArgs,
   verbose: { type: "boolean", description: "Debug logs and stack traces" },
 } as const satisfies ArgsDef;

@@ -33,6 +33,7 @@ export default defineCommand({
   async run({ args }) {
     // Loaded here, not at the top, so `--version`, `token` and `install` start without the HTTP stack.
     const { parseTrustProxy, serve } = await import("../serve.ts");
+    const { archiveSettings } = await import("../archive/settings.ts");
     // Explicit: consola would go quiet under NODE_ENV=test, which child processes of `bun test` inherit.
     setLogLevel(args.verbose ? 4 : 3);
     const controller = new AbortController();
@@ -62,6 +63,7 @@ export default defineCommand({
           metricsPublic: args["metrics-public"] === true,
           metricsPerHost: intFlag("metrics-per-host", args["metrics-per-host"], 0, 100_000) ?? 0,
           alertsFile: args.alerts,
+          archive: archiveSettings(args, process.env),
         },
         controller.signal,
       );

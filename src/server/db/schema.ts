@@ -143,6 +143,42 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 5,
+    name: "archive manifest",
+    up(db) {
+      // One row per day file sent to the S3 archive (or tried). Times are milliseconds since the epoch, UTC.
+      // A row is 'archived' only once its object was verified; 'failed' keeps the reason and when to retry.
+      db.run(`CREATE TABLE archive_files (
+        name TEXT PRIMARY KEY,
+        ip TEXT NOT NULL,
+        date TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('archived', 'failed', 'restored')),
+        object_key TEXT,
+        bytes INTEGER,
+        reports INTEGER,
+        sha256 TEXT,
+        gz_bytes INTEGER,
+        gz_md5 TEXT,
+        archived_at INTEGER,
+        verified_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        failed_at INTEGER,
+        retry_at INTEGER
+      )`);
+      db.run("CREATE INDEX archive_files_ip_date ON archive_files (ip, date)");
+      db.run("CREATE INDEX archive_files_state ON archive_files (state)");
+      db.run(`CREATE TABLE archive_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        archived INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+      )`);
+    },
+  },
+  {
     version: 6,
     name: "alerts",
     up(db) {

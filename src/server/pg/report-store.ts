@@ -274,7 +274,14 @@ export class PgReportStore implements Store {
       const reports = Number(row.reports);
       // The day file's size: "[\n", the elements with ",\n" between them, "\n]\n" (or "[\n]\n" when empty).
       const bytes = reports ? Number(row.bytes) + 2 * reports + 3 : EMPTY_DAY.length;
-      return { name: dayFileName(row.source_ip, row.day), ip: row.source_ip, date: row.day, bytes, reports };
+      return {
+        name: dayFileName(row.source_ip, row.day),
+        ip: row.source_ip,
+        date: row.day,
+        location: "local" as const,
+        bytes,
+        reports,
+      };
     });
     return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

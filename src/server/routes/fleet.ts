@@ -51,6 +51,7 @@ export function fleetRoutes(kit: RouteKit): Hono<AppEnv> {
           uptime_s: Math.max(0, Math.round((clock().getTime() - kit.startedAt) / 1000)),
           store: health,
           ...(kit.options.logs ? { logs: await kit.options.logs.health() } : {}),
+          ...(kit.options.archive ? { archive: kit.options.archive.health() } : {}),
         };
         return c.json(answer);
       },

@@ -9,7 +9,7 @@ export interface Counted {
 }
 
 /** One day file as listed; bytes and reports are filled in once known. */
-type Entry = Pick<FileInfo, "name" | "ip" | "date"> & Partial<Counted>;
+type Entry = Pick<FileInfo, "name" | "ip" | "date" | "location"> & Partial<Counted>;
 
 export class Catalog {
   private readonly names = new Map<string, Entry>();
@@ -29,10 +29,25 @@ export class Catalog {
     if (this.names.has(name)) return;
     const parsed = parseDayFileName(name);
     if (!parsed) return;
-    this.names.set(name, { name, ...parsed });
+    this.names.set(name, { name, ...parsed, location: "local" });
     this.sorted = null;
     const newest = this.newest.get(parsed.ip);
     if (!newest || parsed.date > newest) this.newest.set(parsed.ip, parsed.date);
+  }
+
+  /** Forgets a day file that left the directory (archived); the host summary stays. */
+  remove(name: string): void {
+    const entry = this.names.get(name);
+    if (!entry) return;
+    this.names.delete(name);
+    this.sorted = null;
+    if (this.newest.get(entry.ip) !== entry.date) return;
+    let newest: string | undefined;
+    for (const other of this.names.values()) {
+      if (other.ip === entry.ip && (!newest || other.date > newest)) newest = other.date;
+    }
+    if (newest) this.newest.set(entry.ip, newest);
+    else this.newest.delete(entry.ip);
   }
 
   has(name: string): boolean {

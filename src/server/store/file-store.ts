@@ -213,6 +213,47 @@ export class FileStore implements Store {
     }
   }
 
+  /** The data directory (the archiver reads closed day files there). */
+  get directory(): string {
+    return this.dir;
+  }
+
+  /** Resolves once the start-up check of past days' files is done (they may be cut back until then). */
+  async validated(): Promise<void> {
+    await this.validating;
+  }
+
+  /** Day files in the catalog, with ip and date, for the archiver to choose from. */
+  localDays(): { name: string; ip: string; date: string }[] {
+    return this.catalog.files({}).map(({ name, ip, date }) => ({ name, ip, date }));
+  }
+
+  /** A day file the writer has open (today's, or one it appended to since start): never archived. */
+  isOpenForAppend(name: string): boolean {
+    return this.files.holds(name);
+  }
+
+  /**
+   * Removes an archived day file: forgotten by the catalog, unlinked, the directory synced. Refused for a
+   * file being appended to; synchronous up to the unlink, so no append can slip in between.
+   */
+  async removeDay(name: string): Promise<void> {
+    if (this.files.holds(name)) throw new Error(`${name} is open for appending`);
+    this.catalog.remove(name);
+    try {
+      await this.fs.unlink(join(this.dir, name));
+    } catch (error) {
+      this.catalog.add(name);
+      throw error;
+    }
+    await this.fs.syncDir(this.dir);
+  }
+
+  /** A day file put back into the directory (archive restore) joins the catalog. */
+  addDay(name: string): void {
+    this.catalog.add(name);
+  }
+
   /** Resolves once no batch is being written and no checkpoint runs (for tests and shutdown). */
   async settle(): Promise<void> {
     await this.validating;

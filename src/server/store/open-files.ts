@@ -28,6 +28,11 @@ export class OpenDayFiles {
     private readonly clock: () => Date,
   ) {}
 
+  /** Whether `name` is being appended to (open or closed only to save handles). */
+  holds(name: string): boolean {
+    return this.days.has(name);
+  }
+
   /** The open day file for `name` (of `date`), opening (and repairing) it or reopening a closed handle. */
   async get(name: string, date: string): Promise<{ file: DayFile; created: boolean }> {
     let file = this.days.get(name);

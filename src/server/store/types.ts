@@ -16,6 +16,8 @@ export interface FileInfo {
   date: string;
   bytes: number;
   reports: number;
+  /** Where the day is kept: in the data directory, or only in the S3 archive. */
+  location: "local" | "archive";
 }
 
 export interface HostSummary {
