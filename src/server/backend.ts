@@ -13,7 +13,7 @@ import type { Logs } from "./logs/log-store.ts";
 import { openLogs } from "./logs/open.ts";
 import { redactUrl, type TlsMode } from "./pg/connect.ts";
 import { ReleaseStore } from "./releases/release-store.ts";
-import { SoftwareStore } from "./software/software-store.ts";
+import { type SoftwareLists, SoftwareStore } from "./software/software-store.ts";
 import { type FileStore, type FsyncMode, openFileStore } from "./store/file-store.ts";
 import type { JournalObserver } from "./store/journal-writer.ts";
 import type { Store } from "./store/types.ts";
@@ -44,8 +44,8 @@ export interface Backend {
   agents: Agents;
   registry: TokenCheck;
   commands: Commands;
-  /** The latest software and service list per host (data directory only, for now). */
-  software: SoftwareStore | null;
+  /** The latest software and service list per host. */
+  software: SoftwareLists | null;
   /** Signed agent releases (data directory only, for now). */
   releases: ReleaseStore | null;
   /** The day files themselves, for the archive (data directory only, for now). */
@@ -146,7 +146,7 @@ async function openDatabase(
     agents: pg.agents,
     registry: pg.tokens,
     commands: pg.commands,
-    software: null,
+    software: pg.software,
     releases: null,
     fileStore: null,
     stateDb: null,

@@ -8,7 +8,7 @@ import type { AuthOptions } from "./auth/guard.ts";
 import type { Logs } from "./logs/log-store.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ReleaseStore } from "./releases/release-store.ts";
-import type { SoftwareStore } from "./software/software-store.ts";
+import type { SoftwareLists } from "./software/software-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface AppOptions {
@@ -41,7 +41,7 @@ export interface AppOptions {
   releases?: ReleaseStore | null;
   commands?: Commands | null;
   /** The latest software and service list per host (fed from accepted reports); null leaves its routes out. */
-  software?: SoftwareStore | null;
+  software?: SoftwareLists | null;
   /** The S3 archive's state for /health; null when no archive is configured. */
   archive?: { health(): ArchiveHealth } | null;
 }

@@ -14,6 +14,8 @@ import { PgLogStore } from "../../src/server/pg/log-store.ts";
 import { migratePg } from "../../src/server/pg/migrate.ts";
 import { PgReportStore } from "../../src/server/pg/report-store.ts";
 import { PG_MIGRATIONS } from "../../src/server/pg/schema.ts";
+import { PgSoftwareStore } from "../../src/server/pg/software-store.ts";
+import { type SoftwareLists, SoftwareStore } from "../../src/server/software/software-store.ts";
 import { openFileStore } from "../../src/server/store/file-store.ts";
 import type { Store } from "../../src/server/store/types.ts";
 import { databaseName, type PgCluster, postgresMissing, startPostgres } from "./postgres.ts";
@@ -23,6 +25,9 @@ export interface Opened {
   store: Store;
   logs: Logs;
   agents: Agents;
+  software: SoftwareLists;
+  /** Runs one SQL statement on the backend's database (to break it on purpose). */
+  exec(statement: string): Promise<void>;
   /** Where the backend lives: the data directory, or the database URL. */
   where: string;
   close(): Promise<void>;
@@ -47,12 +52,18 @@ function fileBackend(): TestBackend {
       const store = await openFileStore({ dir, clock });
       const logs = openLogs(dir, { retentionDays: options.retentionDays ?? 0, maxBytes: 0, clock });
       const agents = new AgentStore(logs.db, logs.writer, options.staleAfterMs ?? 900_000);
+      const software = new SoftwareStore(logs.db, logs.writer);
       return {
         store,
         logs: logs.store,
         agents,
+        software,
+        exec: async (statement) => {
+          logs.db.run(statement);
+        },
         where: dir,
         async close() {
+          await software.idle();
           await logs.close();
           await store.close();
         },
@@ -86,12 +97,18 @@ function postgresBackend(): TestBackend {
       await migratePg(sql, PG_MIGRATIONS, clock());
       const store = new PgReportStore(sql, { clock });
       await store.open();
+      const software = new PgSoftwareStore(sql);
       return {
         store,
         logs: new PgLogStore(sql, options.retentionDays ?? 0),
         agents: new PgAgentStore(sql, options.staleAfterMs ?? 900_000),
+        software,
+        exec: async (statement) => {
+          await sql.unsafe(statement);
+        },
         where: url,
         async close() {
+          await software.idle();
           await store.close();
           await sql.close();
           await cluster?.dropDatabase(name);

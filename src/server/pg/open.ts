@@ -11,6 +11,7 @@ import { PgLogStore } from "./log-store.ts";
 import { migratePg, PgSchemaTooNewError } from "./migrate.ts";
 import { PgReportStore } from "./report-store.ts";
 import { PG_MIGRATIONS } from "./schema.ts";
+import { PgSoftwareStore } from "./software-store.ts";
 import { PgTokens } from "./tokens.ts";
 
 export interface PgBackend {
@@ -20,6 +21,7 @@ export interface PgBackend {
   agents: PgAgentStore;
   tokens: PgTokens;
   commands: PgCommandHub;
+  software: PgSoftwareStore;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function openPgBackend(options: OpenPgOptions): Promise<PgBackend> 
     retention.start();
     const agents = new PgAgentStore(sql, options.staleAfterMs);
     const commands = await PgCommandHub.open(sql, options.clock);
+    const software = new PgSoftwareStore(sql);
     return {
       sql,
       store,
@@ -73,8 +76,10 @@ export async function openPgBackend(options: OpenPgOptions): Promise<PgBackend> 
       agents,
       tokens,
       commands,
+      software,
       async close() {
         await commands.close();
+        await software.idle();
         await retention.stop();
         await store.close();
         await tokens.close();

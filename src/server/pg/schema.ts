@@ -141,4 +141,59 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await sql`CREATE INDEX agent_commands_queued ON agent_commands (agent_id) WHERE state = 'queued'`;
     },
   },
+  {
+    version: 6,
+    name: "software and services per host",
+    async up(sql) {
+      // As relevo.db's (times in ms since the epoch; `n` keeps each list in the order it was sent; `user` is
+      // a reserved word here, so user_name).
+      await sql`CREATE TABLE host_lists (
+        ip text NOT NULL,
+        list text NOT NULL CHECK (list IN ('software', 'services')),
+        hash text NOT NULL,
+        reported_hash text NOT NULL,
+        items integer NOT NULL,
+        collected_at bigint NOT NULL,
+        changed_at bigint NOT NULL,
+        seen_at bigint NOT NULL,
+        PRIMARY KEY (ip, list)
+      )`;
+      await sql`CREATE TABLE host_software (
+        n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ip text NOT NULL,
+        name text NOT NULL,
+        name_key text NOT NULL,
+        version text NOT NULL,
+        vendor text NOT NULL,
+        arch text NOT NULL,
+        source text NOT NULL,
+        user_name text,
+        install_date text,
+        size_bytes bigint,
+        extra text
+      )`;
+      await sql`CREATE INDEX host_software_ip ON host_software (ip)`;
+      await sql`CREATE INDEX host_software_name ON host_software (name_key)`;
+      await sql`CREATE TABLE host_services (
+        n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ip text NOT NULL,
+        name text NOT NULL,
+        item text NOT NULL
+      )`;
+      await sql`CREATE INDEX host_services_ip ON host_services (ip)`;
+      await sql`CREATE TABLE software_changes (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at bigint NOT NULL,
+        ip text NOT NULL,
+        change text NOT NULL CHECK (change IN ('installed', 'upgraded', 'downgraded', 'removed')),
+        name text NOT NULL,
+        arch text NOT NULL,
+        source text NOT NULL,
+        user_name text,
+        old_version text,
+        new_version text
+      )`;
+      await sql`CREATE INDEX software_changes_at ON software_changes (at, id)`;
+    },
+  },
 ];

@@ -7,7 +7,7 @@ import type { SoftwareChangesAnswer, SoftwareSearchAnswer } from "../../shared/s
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http-error.ts";
 import { parseIpParam } from "../ip.ts";
-import type { SoftwareStore } from "../software/software-store.ts";
+import type { SoftwareLists } from "../software/software-store.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
 
 const MAX_TEXT = 256;
@@ -59,15 +59,15 @@ function hostIp(c: Context<AppEnv>): string {
   return ip;
 }
 
-export function softwareRoutes(kit: RouteKit, software: SoftwareStore): Hono<AppEnv> {
+export function softwareRoutes(kit: RouteKit, software: SoftwareLists): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/api/hosts/:ip/software", role: "read" }, (c) => {
+    endpoint(kit, { method: "GET", path: "/api/hosts/:ip/software", role: "read" }, async (c) => {
       params(c, []);
       const ip = hostIp(c);
-      const answer = software.hostSoftware(ip);
+      const answer = await software.hostSoftware(ip);
       if (!answer) throw new ApiError(404, "not_found", `no software list stored for ${ip}`);
       return c.json(answer);
     }),
@@ -75,10 +75,10 @@ export function softwareRoutes(kit: RouteKit, software: SoftwareStore): Hono<App
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/api/hosts/:ip/services", role: "read" }, (c) => {
+    endpoint(kit, { method: "GET", path: "/api/hosts/:ip/services", role: "read" }, async (c) => {
       params(c, []);
       const ip = hostIp(c);
-      const answer = software.hostServices(ip);
+      const answer = await software.hostServices(ip);
       if (!answer) throw new ApiError(404, "not_found", `no service list stored for ${ip}`);
       return c.json(answer);
     }),
@@ -86,12 +86,12 @@ export function softwareRoutes(kit: RouteKit, software: SoftwareStore): Hono<App
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/api/software", role: "read" }, (c) => {
+    endpoint(kit, { method: "GET", path: "/api/software", role: "read" }, async (c) => {
       const query = params(c, ["name", "version_lt", "limit"]);
       const name = text("name", query.get("name"), true) as string;
       const versionLt = text("version_lt", query.get("version_lt"), false);
       const limit = whole("limit", query.get("limit"), 1, MAX_LIMIT, DEFAULT_LIMIT);
-      const hosts = software.search(name, versionLt, limit);
+      const hosts = await software.search(name, versionLt, limit);
       const answer: SoftwareSearchAnswer = {
         name,
         version_lt: versionLt ?? null,
@@ -104,14 +104,14 @@ export function softwareRoutes(kit: RouteKit, software: SoftwareStore): Hono<App
 
   app.route(
     "/",
-    endpoint(kit, { method: "GET", path: "/api/software/changes", role: "read" }, (c) => {
+    endpoint(kit, { method: "GET", path: "/api/software/changes", role: "read" }, async (c) => {
       const query = params(c, ["since", "after", "limit"]);
       const since = text("since", query.get("since"), true) as string;
       const ms = /^\d{4}-\d{2}-\d{2}/.test(since) ? Date.parse(since) : Number.NaN;
       if (!Number.isFinite(ms)) throw bad("since", "must be an ISO 8601 time such as 2026-11-23T00:00:00Z");
       const after = whole("after", query.get("after"), 0, Number.MAX_SAFE_INTEGER, 0);
       const limit = whole("limit", query.get("limit"), 1, MAX_LIMIT, DEFAULT_LIMIT);
-      const { changes, truncated } = software.changes(ms, after, limit);
+      const { changes, truncated } = await software.changes(ms, after, limit);
       const answer: SoftwareChangesAnswer = {
         since: new Date(ms).toISOString(),
         count: changes.length,

@@ -80,7 +80,30 @@ function statements(db: Database) {
   };
 }
 
-export class SoftwareStore {
+/** What the routes and the feed need, from relevo.db (SoftwareStore) or PostgreSQL (PgSoftwareStore). */
+export interface SoftwareLists {
+  /** Reports whose lists could not be stored (logged each time). */
+  readonly failures: number;
+  /** Stores the report's lists; resolves once committed or failed (never rejects). */
+  feed(ip: string, lists: ReportLists, receivedAt: Date): Promise<void>;
+  idle(): Promise<void>;
+  hostSoftware(ip: string): HostSoftwareAnswer | null | Promise<HostSoftwareAnswer | null>;
+  hostServices(ip: string): HostServicesAnswer | null | Promise<HostServicesAnswer | null>;
+  search(
+    name: string,
+    versionLt: string | undefined,
+    limit: number,
+  ): SoftwareHost[] | Promise<SoftwareHost[]>;
+  changes(
+    sinceMs: number,
+    afterId: number,
+    limit: number,
+  ):
+    | { changes: (SoftwareChange & { id: number })[]; truncated: boolean }
+    | Promise<{ changes: (SoftwareChange & { id: number })[]; truncated: boolean }>;
+}
+
+export class SoftwareStore implements SoftwareLists {
   /** Reports whose lists could not be stored (logged each time). */
   failures = 0;
   #inFlight = new Set<Promise<void>>();

@@ -154,25 +154,21 @@ forEachBackend((backend) => {
       expect(hosts.body.hosts[0]).toMatchObject({ hostname: "LAPTOP-USER-01", agent_id: String(agentId) });
     });
 
-    // Software lists are kept in relevo.db only so far (see README, Several servers on PostgreSQL).
-    test.skipIf(backend.name === "postgres")(
-      "the inventory's software feeds the fleet's software tables",
-      async () => {
-        const day = await curl([`${server.url}/query?ip=127.0.0.1`]);
-        const [report] = day.body;
-        // Stored after the answer: polled.
-        let software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
-        for (let i = 0; i < 50 && software.status !== 200; i++) {
-          await Bun.sleep(50);
-          software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
-        }
-        expect(software.body).toMatchObject({ hash: report.software.hash, count: 2, current: true });
-        const search = await curl([`${server.url}/api/software?name=google%20chrome&version_lt=121`]);
-        expect(search.body.hosts).toMatchObject([
-          { ip: "127.0.0.1", version: "120.0.6099.130", source: "inventory" },
-        ]);
-      },
-    );
+    test("the inventory's software feeds the fleet's software tables", async () => {
+      const day = await curl([`${server.url}/query?ip=127.0.0.1`]);
+      const [report] = day.body;
+      // Stored after the answer: polled.
+      let software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
+      for (let i = 0; i < 50 && software.status !== 200; i++) {
+        await Bun.sleep(50);
+        software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
+      }
+      expect(software.body).toMatchObject({ hash: report.software.hash, count: 2, current: true });
+      const search = await curl([`${server.url}/api/software?name=google%20chrome&version_lt=121`]);
+      expect(search.body.hosts).toMatchObject([
+        { ip: "127.0.0.1", version: "120.0.6099.130", source: "inventory" },
+      ]);
+    });
 
     test("health says ok for a registered agent, 404 unknown for an id never registered", async () => {
       const ok = await curl([`${server.url}/api/agents/${agentId}/health`]);
