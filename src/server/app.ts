@@ -9,6 +9,7 @@ import { limitBySource, limitByToken, RateLimiter } from "./limits.ts";
 import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
 import { agentRoutes } from "./routes/agents.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { queryRoutes } from "./routes/query.ts";
@@ -67,6 +68,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   app.route("/", fleetRoutes(kit));
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
   app.route("/", welcomeRoute(kit));
+  app.route("/", dashboardRoutes(kit));
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
 
   app.notFound((c) => {
