@@ -67,16 +67,16 @@ const pct = (value: number) => `${Math.round(value)} %`;
 const whole = (value: number) => count(Math.round(value));
 
 function Facts({ rows }: { rows: [string, string | number | undefined | null][] }) {
+  const known = rows.filter(([, value]) => value !== undefined && value !== null && value !== "");
+  if (!known.length) return <p class="note">Not reported.</p>;
   return (
     <dl class="facts">
-      {rows
-        .filter(([, value]) => value !== undefined && value !== null && value !== "")
-        .map(([name, value]) => (
-          <div key={name}>
-            <dt>{name}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
+      {known.map(([name, value]) => (
+        <div key={name}>
+          <dt>{name}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
     </dl>
   );
 }
@@ -241,6 +241,64 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
               />
             </Section>
           </div>
+          <Section title="Over a day">
+            <div class="filters">
+              <div>
+                <label for="day">Day</label>
+                <select id="day" value={date} onChange={(event) => setDate(event.currentTarget.value)}>
+                  {days.map((day) => (
+                    <option key={day.date} value={day.date}>
+                      {day.date} ({count(day.reports)} reports)
+                    </option>
+                  ))}
+                </select>
+              </div>
+              {chosenDay ? (
+                <div>
+                  <button
+                    type="button"
+                    class="quiet"
+                    onClick={() => download(ip, chosenDay).catch(setSeriesError)}
+                  >
+                    Download {chosenDay.name} ({bytes(chosenDay.bytes)})
+                  </button>
+                </div>
+              ) : null}
+            </div>
+            <Failure error={seriesError} />
+            {series ? (
+              <div class="charts" data-date={series.date}>
+                <Chart
+                  title="CPU load"
+                  t={series.t}
+                  values={series.values["cpu.load_percent"] ?? []}
+                  format={pct}
+                  max={100}
+                />
+                <Chart
+                  title="Memory available"
+                  t={series.t}
+                  values={series.values["memory.available_bytes"] ?? []}
+                  format={bytes}
+                />
+                <Chart
+                  title="Processes"
+                  t={series.t}
+                  values={series.values["processes.total"] ?? []}
+                  format={whole}
+                />
+                <Chart
+                  title="Fullest disk"
+                  t={series.t}
+                  values={series.values["disks.max_used_percent"] ?? []}
+                  format={pct}
+                  max={100}
+                />
+              </div>
+            ) : date && !seriesError ? (
+              <p class="loading">Loading charts…</p>
+            ) : null}
+          </Section>
           <Section title="Disks">
             <div class="scroll">
               <table>
@@ -323,64 +381,6 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
       ) : error ? null : (
         <p class="loading">Loading the latest report…</p>
       )}
-      <Section title="Over a day">
-        <div class="filters">
-          <div>
-            <label for="day">Day</label>
-            <select id="day" value={date} onChange={(event) => setDate(event.currentTarget.value)}>
-              {days.map((day) => (
-                <option key={day.date} value={day.date}>
-                  {day.date} ({count(day.reports)} reports)
-                </option>
-              ))}
-            </select>
-          </div>
-          {chosenDay ? (
-            <div>
-              <button
-                type="button"
-                class="quiet"
-                onClick={() => download(ip, chosenDay).catch(setSeriesError)}
-              >
-                Download {chosenDay.name} ({bytes(chosenDay.bytes)})
-              </button>
-            </div>
-          ) : null}
-        </div>
-        <Failure error={seriesError} />
-        {series ? (
-          <div class="charts" data-date={series.date}>
-            <Chart
-              title="CPU load"
-              t={series.t}
-              values={series.values["cpu.load_percent"] ?? []}
-              format={pct}
-              max={100}
-            />
-            <Chart
-              title="Memory available"
-              t={series.t}
-              values={series.values["memory.available_bytes"] ?? []}
-              format={bytes}
-            />
-            <Chart
-              title="Processes"
-              t={series.t}
-              values={series.values["processes.total"] ?? []}
-              format={whole}
-            />
-            <Chart
-              title="Fullest disk"
-              t={series.t}
-              values={series.values["disks.max_used_percent"] ?? []}
-              format={pct}
-              max={100}
-            />
-          </div>
-        ) : date && !seriesError ? (
-          <p class="loading">Loading charts…</p>
-        ) : null}
-      </Section>
     </>
   );
 }
