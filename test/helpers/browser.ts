@@ -33,13 +33,18 @@ export interface WatchedPage {
   close(): Promise<void>;
 }
 
+/**
+ * `bypassCSP` lets the tests evaluate their own strings in the page (the dashboard's policy forbids eval);
+ * open a page with `{ csp: true }` to run the dashboard under its real policy.
+ */
 export async function watchedPage(
   browser: Browser,
   origin: string,
   viewport = { width: 1366, height: 900 },
   colorScheme: "light" | "dark" = "light",
+  options: { csp?: boolean } = {},
 ): Promise<WatchedPage> {
-  const context = await browser.newContext({ viewport, colorScheme });
+  const context = await browser.newContext({ viewport, colorScheme, bypassCSP: !options.csp });
   const page = await context.newPage();
   const errors: string[] = [];
   const foreign: string[] = [];
@@ -54,30 +59,22 @@ export async function watchedPage(
   return { page, context, errors, foreign, close: () => context.close() };
 }
 
-/** Pixels of a canvas close to an rgb colour: proof that a chart drew its line, not only its axes. */
+/** Pixels of the first canvas under `selector` close to an rgb colour: the chart drew its line, not only axes. */
 export async function canvasPixelsOf(
   page: Page,
   selector: string,
   rgb: [number, number, number],
 ): Promise<number> {
-  return page.$eval(
-    selector,
-    (canvas, [r, g, b]) => {
-      const c = canvas as HTMLCanvasElement;
-      const data = c.getContext("2d")?.getImageData(0, 0, c.width, c.height).data;
-      if (!data) return 0;
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        if (
-          Math.abs((data[i] as number) - r) < 40 &&
-          Math.abs((data[i + 1] as number) - g) < 40 &&
-          Math.abs((data[i + 2] as number) - b) < 40 &&
-          (data[i + 3] as number) > 200
-        )
-          n++;
-      }
-      return n;
-    },
-    rgb,
-  );
+  // A string, so it runs in the page (this project's TypeScript has no DOM types).
+  return page.evaluate(`(() => {
+    const c = document.querySelector(${JSON.stringify(selector)});
+    const data = c?.getContext("2d")?.getImageData(0, 0, c.width, c.height).data;
+    if (!data) return 0;
+    const [r, g, b] = ${JSON.stringify(rgb)};
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - r) < 40 && Math.abs(data[i + 1] - g) < 40 && Math.abs(data[i + 2] - b) < 40 && data[i + 3] > 200) n++;
+    }
+    return n;
+  })()`);
 }

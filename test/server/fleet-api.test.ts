@@ -135,7 +135,7 @@ describe("GET /api/hosts/{ip}/series", () => {
     );
     expect(series).toMatchObject({ ip: "10.9.0.1", date: "2026-11-22", reports: 288 });
     expect(series.t).toHaveLength(288);
-    expect(series.t[1] - series.t[0]).toBe(300);
+    expect((series.t[1] ?? 0) - (series.t[0] ?? 0)).toBe(300);
     expect(series.values["cpu.load_percent"]?.[0]).toBe(50);
     expect(series.values["processes.total"]?.[1]).toBe(6);
     expect(series.values["disks.max_used_percent"]?.[0]).toBeCloseTo(12.19, 1);
