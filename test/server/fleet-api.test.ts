@@ -3,11 +3,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { createApp } from "../../src/server/app.ts";
+import { scanDay } from "../../src/server/fleet/day-series.ts";
 import { type FileStore, openFileStore } from "../../src/server/store/file-store.ts";
 import { ErrorBodySchema } from "../../src/shared/api.ts";
 import type { HostPage, SeriesAnswer } from "../../src/shared/fleet-api.ts";
 import { writeBusyDay, writeSyntheticFleet } from "../helpers/fleet-data.ts";
 import { jsonOf } from "../helpers/json.ts";
+import { sampleReport } from "../helpers/report.ts";
 import { tempDir } from "../helpers/server.ts";
 
 const NOW = new Date("2026-11-23T12:00:00Z");
@@ -176,5 +178,48 @@ describe("GET /api/hosts/{ip}/series", () => {
       "not_found",
     );
     await get("/api/hosts/10.9.0.1/series?date=2026-11-01", 404);
+  });
+});
+
+describe("a day scanned again goes on from where it stopped", () => {
+  test("reports uploaded after a first look show up in the next one", async () => {
+    const store = await openFileStore({ dir: tempDir(), clock: () => NOW });
+    stores.push(store);
+    const app = createApp({ store, version: "test", clock: () => NOW });
+    const upload = (load: number) =>
+      app.request(
+        "/upload",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(sampleReport({ cpu: { ...sampleReport().cpu, load_percent: load } })),
+        },
+        { ip: "192.0.2.7" },
+      );
+    const series = async () =>
+      (await jsonOf(
+        await app.request("/api/hosts/192.0.2.7/series?fields=cpu.load_percent", {}, { ip: "127.0.0.1" }),
+      )) as SeriesAnswer;
+    expect((await upload(10)).status).toBe(201);
+    expect((await series()).values["cpu.load_percent"]).toEqual([10]);
+    expect((await series()).values["cpu.load_percent"]).toEqual([10]);
+    expect((await upload(20)).status).toBe(201);
+    expect((await upload(30)).status).toBe(201);
+    expect((await series()).values["cpu.load_percent"]).toEqual([10, 20, 30]);
+  });
+
+  test("going on from a scan of a shorter day gives what one scan of the whole day gives", async () => {
+    const dir = tempDir();
+    writeBusyDay(dir, "10.9.0.1", "2026-11-22", 12, 3);
+    const text = await Bun.file(`${dir}/10.9.0.1_2026-11-22.json`).text();
+    const elements = text.slice(2, -3).split(",\n");
+    for (const cut of [1, 5, 11]) {
+      const shorter = `[\n${elements.slice(0, cut).join(",\n")}\n]\n`;
+      const first = await scanDay(shorter);
+      expect(first.t).toHaveLength(cut);
+      const resumed = await scanDay(text, first);
+      expect(resumed).toEqual(await scanDay(text));
+      expect(resumed.t).toHaveLength(12);
+    }
   });
 });

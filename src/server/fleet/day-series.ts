@@ -1,7 +1,9 @@
 // The numbers of one host's day for the charts, computed while the day body streams past: one element line
 // is parsed at a time (a day of 5-minute reports is ~70 MB; memory stays one line plus the numbers).
 // Works on any store's readDay answer, since every backend returns the day-file layout (one element a line).
-import type { SeriesAnswer, SeriesField } from "../../shared/fleet-api.ts";
+// A day only grows by appends (bytes before the closing "\n]\n" never change), so a scan can go on from
+// where the previous one stopped: only reports received since are parsed again.
+import { SERIES_FIELDS, type SeriesAnswer, type SeriesField } from "../../shared/fleet-api.ts";
 
 type Loose = Record<string, unknown>;
 const obj = (value: unknown): Loose => (typeof value === "object" && value !== null ? (value as Loose) : {});
@@ -34,30 +36,78 @@ const EXTRACT: Record<SeriesField, (report: Loose) => number | null> = {
   "users.count": (r) => (Array.isArray(r.users) ? r.users.length : null),
 };
 
-/** Each element line of a day body (`[`, `]` and separators dropped), as text. */
-async function* elementLines(body: ReadableStream<Uint8Array> | string): AsyncGenerator<string> {
-  const chunks: Iterable<string> | AsyncIterable<Uint8Array> = typeof body === "string" ? [body] : body;
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of chunks) {
-    rest += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
-    let newline = rest.indexOf("\n");
-    while (newline !== -1) {
-      yield rest.slice(0, newline);
-      rest = rest.slice(newline + 1);
-      newline = rest.indexOf("\n");
-    }
-  }
-  yield rest + decoder.decode();
+const NEWLINE = 10;
+
+interface Line {
+  text: string;
+  /** Byte offset just past the line's text (before its newline), from the start of the body. */
+  end: number;
 }
 
-export async function daySeries(
+/**
+ * Each line of a day body from byte `skip` on, as text with where it ends. Newlines are found in the bytes
+ * and only whole lines are decoded: a report line is ~250 KB, spread over several chunks.
+ */
+async function* lines(body: ReadableStream<Uint8Array>, skip: number): AsyncGenerator<Line> {
+  const decoder = new TextDecoder();
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let offset = 0; // of the chunk's first byte
+  for await (const whole of body) {
+    const chunkStart = offset;
+    offset += whole.length;
+    if (offset <= skip) continue;
+    const chunk = chunkStart < skip ? whole.subarray(skip - chunkStart) : whole;
+    const base = Math.max(chunkStart, skip);
+    let start = 0;
+    let newline = chunk.indexOf(NEWLINE);
+    while (newline !== -1) {
+      const piece = chunk.subarray(start, newline);
+      const text = pendingBytes
+        ? decoder.decode(Buffer.concat([...pending, piece], pendingBytes + piece.length))
+        : decoder.decode(piece);
+      pending = [];
+      pendingBytes = 0;
+      yield { text, end: base + newline };
+      start = newline + 1;
+      newline = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+    }
+  }
+  if (pendingBytes) yield { text: decoder.decode(Buffer.concat(pending, pendingBytes)), end: offset };
+}
+
+/** What a scan of a day found: every field's numbers, and where the last parsed element ended. */
+export interface DayScan {
+  /** Byte offset just past the text of the last element parsed (its "," or "\n" may change later). */
+  consumed: number;
+  /** Bytes the body had when scanned. */
+  bytes: number;
+  t: number[];
+  /** One column per SERIES_FIELDS entry. */
+  columns: (number | null)[][];
+}
+
+const emptyScan = (): DayScan => ({ consumed: 0, bytes: 0, t: [], columns: SERIES_FIELDS.map(() => []) });
+
+/**
+ * Scans a day body, going on from `previous` when given (the same day, scanned when it was shorter). The
+ * body must be the whole day again; its first `previous.consumed` bytes are read past, not parsed.
+ */
+export async function scanDay(
   body: ReadableStream<Uint8Array> | string,
-  { ip, date, fields, maxPoints }: { ip: string; date: string; fields: SeriesField[]; maxPoints: number },
-): Promise<SeriesAnswer> {
-  const t: number[] = [];
-  const columns = fields.map(() => [] as (number | null)[]);
-  for await (const raw of elementLines(body)) {
+  previous?: DayScan | null,
+): Promise<DayScan> {
+  const stream = typeof body === "string" ? new Blob([body]).stream() : body;
+  const scan = previous
+    ? { ...previous, t: [...previous.t], columns: previous.columns.map((column) => [...column]) }
+    : emptyScan();
+  let total = scan.consumed;
+  for await (const { text: raw, end } of lines(stream, scan.consumed)) {
+    total = Math.max(total, end + 1);
     const line = raw.endsWith(",") ? raw.slice(0, -1) : raw;
     if (!line.startsWith("{")) continue;
     let report: Loose;
@@ -68,13 +118,24 @@ export async function daySeries(
     }
     const at = Date.parse(typeof report.received_at === "string" ? report.received_at : "");
     if (!Number.isFinite(at)) continue;
-    t.push(Math.round(at / 1000));
-    fields.forEach((field, i) => {
-      columns[i]?.push(EXTRACT[field](report));
+    scan.t.push(Math.round(at / 1000));
+    SERIES_FIELDS.forEach((field, i) => {
+      scan.columns[i]?.push(EXTRACT[field](report));
     });
+    scan.consumed = raw.endsWith(",") ? end - 1 : end;
   }
-  const reports = t.length;
-  const [times, values] = reports > maxPoints ? buckets(t, columns, maxPoints) : [t, columns];
+  scan.bytes = total;
+  return scan;
+}
+
+/** The answer for some fields of a scan, averaged into at most `maxPoints` points. */
+export function seriesAnswer(
+  scan: DayScan,
+  { ip, date, fields, maxPoints }: { ip: string; date: string; fields: SeriesField[]; maxPoints: number },
+): SeriesAnswer {
+  const chosen = fields.map((field) => scan.columns[SERIES_FIELDS.indexOf(field)] ?? []);
+  const reports = scan.t.length;
+  const [times, values] = reports > maxPoints ? buckets(scan.t, chosen, maxPoints) : [scan.t, chosen];
   return {
     ip,
     date,
@@ -83,6 +144,14 @@ export async function daySeries(
     t: times,
     values: Object.fromEntries(fields.map((field, i) => [field, (values[i] ?? []).map(round)])),
   };
+}
+
+/** Scans and answers at once (no earlier scan to go on from). */
+export async function daySeries(
+  body: ReadableStream<Uint8Array> | string,
+  request: { ip: string; date: string; fields: SeriesField[]; maxPoints: number },
+): Promise<SeriesAnswer> {
+  return seriesAnswer(await scanDay(body), request);
 }
 
 const round = (value: number | null) => (value === null ? null : Math.round(value * 100) / 100);

@@ -9,7 +9,6 @@ export function osLabel(summary: HostSummary): string {
 }
 
 export function toRow(summary: HostSummary, now: number, silentAfterMs: number): HostRow {
-  const { total_bytes, available_bytes } = summary.memory;
   const seen = Date.parse(summary.last_seen);
   return {
     ip: summary.ip,
@@ -25,8 +24,7 @@ export function toRow(summary: HostSummary, now: number, silentAfterMs: number):
     last_seen: summary.last_seen,
     agent_version: summary.agent_version,
     agent_id: summary.agent_id,
-    memory_used_percent:
-      total_bytes > 0 ? Math.round(((total_bytes - available_bytes) / total_bytes) * 1000) / 10 : null,
+    memory_used_percent: memoryUsed(summary),
     silent: !Number.isFinite(seen) || now - seen > silentAfterMs,
   };
 }
@@ -39,63 +37,75 @@ function ipKey(ip: string): string {
 }
 
 type Key = string | number;
-const SORT_KEY: Record<HostSortKey, (row: HostRow) => Key> = {
-  hostname: (row) => row.hostname.toLowerCase(),
-  ip: (row) => ipKey(row.ip),
-  os: (row) => `${row.os.name} ${row.os.version}`.toLowerCase(),
-  cpu: (row) => row.cpu_load_percent,
-  memory: (row) => row.memory_used_percent ?? -1,
-  disk: (row) => row.disk_used_percent ?? -1,
-  users: (row) => row.users.length,
-  processes: (row) => row.process_count,
-  agent_version: (row) => row.agent_version,
-  last_seen: (row) => row.last_seen,
+const SORT_KEY: Record<HostSortKey, (host: HostSummary) => Key> = {
+  hostname: (host) => host.hostname.toLowerCase(),
+  ip: (host) => ipKey(host.ip),
+  os: (host) => `${host.os.name} ${host.os.version}`.toLowerCase(),
+  cpu: (host) => host.cpu_load_percent,
+  memory: (host) => memoryUsed(host) ?? -1,
+  disk: (host) => host.disk_used_percent ?? -1,
+  users: (host) => host.users.length,
+  processes: (host) => host.process_count,
+  agent_version: (host) => host.agent_version,
+  last_seen: (host) => host.last_seen,
 };
 
-function matches(row: HostRow, needle: string): boolean {
+function memoryUsed({ memory: { total_bytes, available_bytes } }: HostSummary): number | null {
+  return total_bytes > 0 ? Math.round(((total_bytes - available_bytes) / total_bytes) * 1000) / 10 : null;
+}
+
+function matches(host: HostSummary, needle: string): boolean {
   if (!needle) return true;
-  const hay = [row.hostname, row.fqdn, row.ip, row.os.name, row.os.version, row.agent_version, ...row.users];
+  const hay = [host.hostname, host.fqdn, host.ip, host.os.name, host.os.version, host.agent_version, ...host.users];
   return hay.some((text) => text.toLowerCase().includes(needle));
 }
 
+/**
+ * One page of the fleet. Only the page's hosts become rows; the rest is compared as stored. last_seen is
+ * the server's own ISO 8601 UTC time, so "silent" is a string comparison.
+ */
 export function hostPage(
   summaries: HostSummary[],
   query: HostQuery,
   now: number,
   silentAfterMs: number,
 ): HostPage {
-  const rows = summaries.map((summary) => toRow(summary, now, silentAfterMs));
+  const cutoff = new Date(now - silentAfterMs).toISOString();
+  const isSilent = (host: HostSummary) => !(host.last_seen >= cutoff);
   const byOs = new Map<string, number>();
   let silent = 0;
-  for (const [i, row] of rows.entries()) {
-    const label = osLabel(summaries[i] as HostSummary);
+  for (const host of summaries) {
+    const label = osLabel(host);
     byOs.set(label, (byOs.get(label) ?? 0) + 1);
-    if (row.silent) silent++;
+    if (isSilent(host)) silent++;
   }
   const needle = (query.q ?? "").trim().toLowerCase();
-  const chosen = rows.filter(
-    (row, i) =>
-      (query.os === undefined || osLabel(summaries[i] as HostSummary) === query.os) &&
-      (query.state === undefined || row.silent === (query.state === "silent")) &&
-      matches(row, needle),
-  );
+  const wantSilent = query.state === undefined ? null : query.state === "silent";
   const key = SORT_KEY[query.sort];
+  const keyed: { host: HostSummary; key: Key; ip: string }[] = [];
+  for (const host of summaries) {
+    if (query.os !== undefined && osLabel(host) !== query.os) continue;
+    if (wantSilent !== null && isSilent(host) !== wantSilent) continue;
+    if (!matches(host, needle)) continue;
+    keyed.push({ host, key: key(host), ip: ipKey(host.ip) });
+  }
   const sign = query.order === "desc" ? -1 : 1;
-  // Keys computed once per row, ties broken by IP so pages never overlap or skip a host.
-  const keyed = chosen.map((row) => ({ row, key: key(row), ip: ipKey(row.ip) }));
+  // Ties broken by IP so pages never overlap or skip a host.
   keyed.sort((a, b) => {
     if (a.key !== b.key) return (a.key < b.key ? -1 : 1) * sign;
     return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0;
   });
-  const page = keyed.slice(query.offset, query.offset + query.limit).map((one) => one.row);
+  const page = keyed
+    .slice(query.offset, query.offset + query.limit)
+    .map((one) => toRow(one.host, now, silentAfterMs));
   return {
     count: page.length,
-    total: chosen.length,
+    total: keyed.length,
     offset: query.offset,
     limit: query.limit,
     silent_after_s: Math.round(silentAfterMs / 1000),
     counts: {
-      hosts: rows.length,
+      hosts: summaries.length,
       silent,
       os: [...byOs].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count),
     },

@@ -6,8 +6,9 @@ import type { HealthAnswer } from "../../shared/api.ts";
 import { HostQuerySchema, SeriesQuerySchema } from "../../shared/fleet-api.ts";
 import { parseDay } from "../day.ts";
 import type { AppEnv } from "../env.ts";
-import { daySeries } from "../fleet/day-series.ts";
+import { seriesAnswer } from "../fleet/day-series.ts";
 import { hostPage } from "../fleet/host-page.ts";
+import { SeriesCache } from "../fleet/series-cache.ts";
 import { ApiError } from "../http-error.ts";
 import { parseIpParam } from "../ip.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
@@ -31,6 +32,7 @@ export function fleetRoutes(kit: RouteKit): Hono<AppEnv> {
   const { store, clock, version } = kit.options;
   // Silent after three missed intervals of the one the server asks agents for.
   const silentAfterMs = 3 * (kit.options.nextReportIn ?? DEFAULT_INTERVAL_S) * 1000;
+  const series = new SeriesCache(store);
   const app = new Hono<AppEnv>();
 
   app.route(
@@ -59,15 +61,15 @@ export function fleetRoutes(kit: RouteKit): Hono<AppEnv> {
         ]);
       }
       const date = requested ?? (await store.newestDate(ip));
-      const body = date ? await store.readDay(ip, date) : null;
-      if (!date || body === null) {
+      const scan = date ? await series.scan(ip, date) : null;
+      if (!date || scan === null) {
         throw new ApiError(
           404,
           "not_found",
           `no reports stored for ${ip}${requested ? ` on ${requested}` : ""}`,
         );
       }
-      return c.json(await daySeries(body, { ip, date, fields: query.fields, maxPoints: query.max_points }));
+      return c.json(seriesAnswer(scan, { ip, date, fields: query.fields, maxPoints: query.max_points }));
     }),
   );
 

@@ -41,13 +41,19 @@ async function failureOf(response: Response): Promise<ApiFailure> {
   }
 }
 
-export async function request(path: string, token = storedToken(), signal?: AbortSignal): Promise<Response> {
+/** `probe`: a sign-in attempt, whose 401 is the form's to show, not a reason to sign the tab out. */
+export async function request(
+  path: string,
+  token = storedToken(),
+  signal?: AbortSignal,
+  probe = false,
+): Promise<Response> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(path, { headers, signal, credentials: "omit" });
   if (response.ok) return response;
   const failure = await failureOf(response);
-  if (response.status === 401) onUnauthorized(failure);
+  if (response.status === 401 && !probe) onUnauthorized(failure);
   throw failure;
 }
 

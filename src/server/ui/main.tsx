@@ -20,11 +20,7 @@ import { LogsPage } from "./pages/logs.tsx";
 import { SignIn } from "./pages/signin.tsx";
 import { SoftwarePage } from "./pages/software.tsx";
 
-type Session =
-  | { state: "checking" }
-  | { state: "signed-out"; why: string | null }
-  | { state: "in"; token: string | null }
-  | { state: "down"; why: string };
+type Session = { state: "signed-out"; why: string | null } | { state: "in"; token: string | null };
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);
@@ -38,7 +34,7 @@ function useHash(): string {
 
 /** Whether the server takes this token (or none) for reading. */
 async function probe(token: string | null): Promise<void> {
-  await request("/hosts?limit=1", token);
+  await request("/hosts?limit=1", token, undefined, true);
 }
 
 function explain(error: unknown): string {
@@ -52,25 +48,18 @@ function explain(error: unknown): string {
 }
 
 function App() {
-  const [session, setSession] = useState<Session>({ state: "checking" });
+  // Optimistic: the pages ask for their data at once, and the first 401 (no token, or a refused one)
+  // turns to the sign-in. One round trip fewer than asking first.
+  const [session, setSession] = useState<Session>({ state: "in", token: storedToken() });
   const [info, setInfo] = useState<Welcome | null>(null);
   const hash = useHash();
 
   useEffect(() => {
     welcome().then(setInfo, () => setInfo({ message: "", endpoints: [] }));
-    const token = storedToken();
-    probe(token).then(
-      () => setSession({ state: "in", token }),
-      (error: unknown) => {
-        if (error instanceof ApiFailure && (error.status === 401 || error.status === 403)) {
-          keepToken(null);
-          setSession({ state: "signed-out", why: token ? explain(error) : null });
-        } else setSession({ state: "down", why: explain(error) });
-      },
-    );
     whenUnauthorized((failure) => {
+      const had = storedToken();
       keepToken(null);
-      setSession({ state: "signed-out", why: `Signed out: ${failure.message}.` });
+      setSession({ state: "signed-out", why: had ? `Signed out: ${failure.message}.` : null });
     });
   }, []);
 
@@ -85,17 +74,6 @@ function App() {
     return null;
   };
 
-  if (session.state === "checking") return <p class="loading">Loading relevo…</p>;
-  if (session.state === "down") {
-    return (
-      <main id="main" class="narrow">
-        <h1>relevo</h1>
-        <p role="alert" class="error">
-          {session.why}
-        </p>
-      </main>
-    );
-  }
   if (session.state === "signed-out") return <SignIn why={session.why} onSubmit={signIn} />;
 
   const route = hash.replace(/^#\/?/, "");

@@ -137,12 +137,12 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
     getJson<{ files: DayFile[] }>(`/files${query({ ip })}`).then((answer) => {
       const sorted = [...answer.files].sort((a, b) => (a.date < b.date ? 1 : -1));
       setDays(sorted);
-      setDate((old) => old || (sorted[0]?.date ?? ""));
     }, setError);
   }, [ip]);
 
+  // The newest day's series is asked for at once, beside the report and the day list (no date: the server
+  // picks the newest); choosing a day asks for that one.
   useEffect(() => {
-    if (!date) return;
     const abort = new AbortController();
     setSeries(null);
     getJson<SeriesAnswer>(
@@ -162,7 +162,8 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
 
   const software = useList(ip, report, "software", info);
   const services = useList(ip, report, "services", info);
-  const chosenDay = days.find((day) => day.date === date);
+  const shownDate = date || series?.date || days[0]?.date || "";
+  const chosenDay = days.find((day) => day.date === shownDate);
   const memory = report?.memory;
   const memShare = memory?.total_bytes
     ? ((memory.total_bytes - (memory.available_bytes ?? 0)) / memory.total_bytes) * 100
@@ -245,7 +246,7 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
             <div class="filters">
               <div>
                 <label for="day">Day</label>
-                <select id="day" value={date} onChange={(event) => setDate(event.currentTarget.value)}>
+                <select id="day" value={shownDate} onChange={(event) => setDate(event.currentTarget.value)}>
                   {days.map((day) => (
                     <option key={day.date} value={day.date}>
                       {day.date} ({count(day.reports)} reports)
@@ -295,7 +296,7 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
                   max={100}
                 />
               </div>
-            ) : date && !seriesError ? (
+            ) : !seriesError ? (
               <p class="loading">Loading charts…</p>
             ) : null}
           </Section>
