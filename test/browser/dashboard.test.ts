@@ -96,8 +96,11 @@ describe.skipIf(Boolean(skipWhy))("the dashboard in Chromium, on the compiled se
     expect(watched.foreign).toEqual([]);
   };
 
-  const shot = (page: Page, name: string, fullPage = false) =>
-    page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+  /** A PNG of the page; `small` adds a JPEG for the README (docs/ keeps a copy of the fleet's and a host's). */
+  const shot = async (page: Page, name: string, fullPage = false, small = false) => {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+    if (small) await page.screenshot({ path: join(SHOTS, `${name}.jpg`), type: "jpeg", quality: 70 });
+  };
 
   const rowCount = (page: Page) => page.locator("table.fleet tbody tr").count();
   const cells = (page: Page, column: number) =>
@@ -211,7 +214,7 @@ describe.skipIf(Boolean(skipWhy))("the dashboard in Chromium, on the compiled se
     expect(counts).toContain(`${(HOSTS + 2).toLocaleString("en-US")} hosts`);
     expect(counts).toContain(`${(HOSTS / SILENT_EVERY + 1).toLocaleString("en-US")} silent`);
     expect(await rowCount(page)).toBe(50);
-    await shot(page, "fleet");
+    await shot(page, "fleet", false, true);
 
     await page.getByLabel("Search", { exact: true }).fill("db-0001");
     await page.waitForFunction(`document.querySelectorAll("table.fleet tbody tr").length === 2`);
@@ -278,7 +281,7 @@ describe.skipIf(Boolean(skipWhy))("the dashboard in Chromium, on the compiled se
     expect(await cpu.getAttribute("data-points")).toBe("288");
     expect(await canvasPixelsOf(page, "figure.chart canvas", [29, 78, 216])).toBeGreaterThan(200);
     await page.getByRole("heading", { name: "Over a day" }).scrollIntoViewIfNeeded();
-    await shot(page, "host");
+    await shot(page, "host", false, true);
     await page.getByLabel("Day", { exact: true }).selectOption(day(2));
     await page.waitForSelector(".chart [data-points='100']");
     expect(await cpu.getAttribute("data-points")).toBe("100");
@@ -309,7 +312,7 @@ describe.skipIf(Boolean(skipWhy))("the dashboard in Chromium, on the compiled se
     await page.waitForFunction(`document.querySelectorAll("table.logs tbody tr").length === 1`);
     expect(await rows.innerText()).toContain("disk quota exceeded on /srv");
     await page
-      .getByLabel("From", { exact: true })
+      .getByLabel("From (UTC)", { exact: true })
       .fill(new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 16));
     await page.waitForFunction(`document.querySelectorAll("table.logs tbody tr").length === 0`);
     clean(watched);

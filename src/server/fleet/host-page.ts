@@ -56,7 +56,15 @@ function memoryUsed({ memory: { total_bytes, available_bytes } }: HostSummary): 
 
 function matches(host: HostSummary, needle: string): boolean {
   if (!needle) return true;
-  const hay = [host.hostname, host.fqdn, host.ip, host.os.name, host.os.version, host.agent_version, ...host.users];
+  const hay = [
+    host.hostname,
+    host.fqdn,
+    host.ip,
+    host.os.name,
+    host.os.version,
+    host.agent_version,
+    ...host.users,
+  ];
   return hay.some((text) => text.toLowerCase().includes(needle));
 }
 

@@ -10,10 +10,10 @@ import { Failure, useDebounced } from "../parts.tsx";
 const SEVERITIES = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 const FOLLOW_MS = 3000;
 
-/** A datetime-local value (the browser's zone) as ISO 8601 UTC; empty stays empty. */
+/** A datetime-local value, read as UTC like every time the dashboard shows, as ISO 8601; empty stays empty. */
 function isoOf(local: string): string | undefined {
   if (!local) return undefined;
-  const at = new Date(local);
+  const at = new Date(`${local}Z`);
   return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
 }
 
@@ -70,7 +70,7 @@ export function LogsPage() {
       <h1>Logs</h1>
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
         <div>
-          <label for="log-from">From</label>
+          <label for="log-from">From (UTC)</label>
           <input
             id="log-from"
             type="datetime-local"
@@ -80,7 +80,7 @@ export function LogsPage() {
           />
         </div>
         <div>
-          <label for="log-to">To</label>
+          <label for="log-to">To (UTC)</label>
           <input
             id="log-to"
             type="datetime-local"
