@@ -78,3 +78,19 @@ export async function canvasPixelsOf(
     return n;
   })()`);
 }
+
+/** canvasPixelsOf, asked again until it reaches `min` or `timeoutMs` passes (uPlot draws on a later frame). */
+export async function pixelsReaching(
+  page: Page,
+  selector: string,
+  rgb: [number, number, number],
+  min: number,
+  timeoutMs = 10_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pixels = await canvasPixelsOf(page, selector, rgb);
+    if (pixels >= min || Date.now() > deadline) return pixels;
+    await Bun.sleep(100);
+  }
+}

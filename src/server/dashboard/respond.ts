@@ -5,7 +5,7 @@ import type { Asset } from "./bundle.ts";
 /** The shell and scripts talk to this origin only; nothing is loaded from elsewhere. */
 const SECURITY_HEADERS = {
   "content-security-policy":
-    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; " +
     "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",

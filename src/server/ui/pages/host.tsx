@@ -81,6 +81,13 @@ function Facts({ rows }: { rows: [string, string | number | undefined | null][] 
   );
 }
 
+/** "AMD EPYC 7B13", not "AMD AMD EPYC 7B13": most models already start with their maker. */
+function cpuName(cpu: HostReport["cpu"]): string {
+  const maker = cpu?.manufacturer ?? "";
+  const model = cpu?.model ?? "";
+  return model.toLowerCase().startsWith(maker.toLowerCase()) ? model : `${maker} ${model}`.trim();
+}
+
 function diskShare(disk: NonNullable<HostReport["disks"]>[number]): number | null {
   const used = disk.used_bytes ?? 0;
   const room = disk.available_bytes !== undefined ? used + disk.available_bytes : (disk.size_bytes ?? 0);
@@ -201,7 +208,7 @@ export function HostPage({ ip, info }: { ip: string; info: Welcome | null }) {
             <Section title="CPU">
               <Facts
                 rows={[
-                  ["Model", `${report.cpu?.manufacturer ?? ""} ${report.cpu?.model ?? ""}`.trim()],
+                  ["Model", cpuName(report.cpu)],
                   [
                     "Cores",
                     report.cpu
