@@ -123,7 +123,7 @@ export interface SeriesAnswer {
   /** Reports read from the day; more than points when they were averaged into buckets. */
   reports: number;
   fields: SeriesField[];
-  /** Epoch seconds of each point (received_at). */
+  /** Epoch seconds of each point (received_at, with milliseconds as a fraction). */
   t: number[];
   /** One list per field, aligned with t; null where a report lacked the number. */
   values: Record<string, (number | null)[]>;

@@ -118,7 +118,7 @@ export async function scanDay(
     }
     const at = Date.parse(typeof report.received_at === "string" ? report.received_at : "");
     if (!Number.isFinite(at)) continue;
-    scan.t.push(Math.round(at / 1000));
+    scan.t.push(at / 1000); // seconds with milliseconds: two reports in one second stay apart
     SERIES_FIELDS.forEach((field, i) => {
       scan.columns[i]?.push(EXTRACT[field](report));
     });

@@ -38,8 +38,9 @@ export function Chart({ title, t, values, format, max }: ChartProps) {
           x: { time: true },
           y:
             max === undefined
-              ? { range: (_u, _min, hi) => [0, hi > 0 ? hi * 1.05 : 1] }
-              : { range: [0, max] },
+              ? { range: (_u, _min, hi) => [-(hi > 0 ? hi : 1) * 0.02, hi > 0 ? hi * 1.05 : 1] }
+              : // A little room at both ends, so a line at 0 or 100 % is not hidden under the frame.
+                { range: [-max * 0.02, max * 1.04] },
         },
         axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) }],
         series: [
