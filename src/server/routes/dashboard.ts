@@ -10,7 +10,7 @@ import { endpoint, type RouteKit } from "./_endpoint.ts";
 export function dashboardRoutes(kit: RouteKit): Hono<AppEnv> {
   return endpoint(
     kit,
-    { method: "GET", path: "/:asset{[A-Za-z0-9_-]{1,64}\\.(?:js|css)}", role: null },
+    { method: "GET", path: "/:asset{[A-Za-z0-9_-]+\\.(?:js|css)}", role: null },
     async (c) => {
       const file = (await dashboardBundle()).assets.get(c.req.path);
       if (!file) throw new ApiError(404, "not_found", `no such endpoint: ${c.req.path}`);

@@ -104,18 +104,20 @@ async function download(ip: string, day: DayFile): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** The software or services list: from the report when it carried one, else from the software API. */
+/** The software or services list: from the report when it carried one, else (the report has only the
+ * list's hash: it was sent earlier) from the software API. A report without the section asks nothing. */
 function useList(ip: string, report: HostReport | null, kind: "software" | "services", info: Welcome | null) {
   const [items, setItems] = useState<Record<string, unknown>[] | null>(null);
   const inReport = report?.[kind]?.items;
+  const hashOnly = report?.[kind] !== undefined && !inReport;
   const api = has(info, "GET /api/software");
   useEffect(() => {
-    if (inReport || !api) return;
+    if (!hashOnly || !api) return;
     getJson<unknown>(`/api/hosts/${encodeURIComponent(ip)}/${kind}`).then(
       (answer) => setItems(firstList(answer)),
       () => setItems(null),
     );
-  }, [ip, kind, api, inReport]);
+  }, [ip, kind, api, hashOnly]);
   return inReport ?? items;
 }
 
