@@ -11,6 +11,7 @@ import type { AppOptions, ResolvedOptions } from "./options.ts";
 import type { RouteKit } from "./routes/_endpoint.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { controlRoutes } from "./routes/control.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { logsRoutes } from "./routes/logs.ts";
 import { opsRoutes } from "./routes/ops.ts";
@@ -77,6 +78,7 @@ export function createApp(input: AppOptions): Hono<AppEnv> {
   app.route("/", fleetRoutes(kit));
   if (options.logs) app.route("/", logsRoutes(kit, options.logs));
   app.route("/", welcomeRoute(kit));
+  app.route("/", dashboardRoutes(kit));
   if (agents) app.route("/", agentRoutes(kit, agents, auth));
   app.route("/", opsRoutes(kit, app));
   if (agents) app.route("/", controlRoutes(kit, agents, auth));

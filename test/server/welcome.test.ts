@@ -1,4 +1,5 @@
-// GET / on the real server: the seed log service's welcome and hint, as JSON, to anyone.
+// GET / on the real server: the seed log service's welcome and hint, as JSON, to anyone; the dashboard's page
+// to a browser (test/server/dashboard.test.ts checks the page).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { jsonOf } from "../helpers/json.ts";
 import { type RunningServer, startServer, tempDir } from "../helpers/server.ts";
@@ -26,13 +27,17 @@ test("GET / with Accept: application/json answers the welcome, hint and endpoint
   expect((await fetch(`${server.url}/hosts`)).status).toBe(401);
 });
 
-test("until the dashboard exists, any Accept gets the same JSON", async () => {
+test("*/* and no Accept get the same JSON; a browser's text/html gets the dashboard, without a token", async () => {
   const json = await jsonOf(await fetch(`${server.url}/`, { headers: { accept: "application/json" } }));
-  for (const accept of ["text/html", "*/*"]) {
-    const res = await fetch(`${server.url}/`, { headers: { accept } });
+  for (const accept of ["*/*", ""]) {
+    const res = await fetch(`${server.url}/`, { headers: accept ? { accept } : {} });
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toEqual(json);
   }
+  const page = await fetch(`${server.url}/`, { headers: { accept: "text/html" } });
+  expect(page.status).toBe(200);
+  expect(page.headers.get("content-type")).toContain("text/html");
+  expect(await page.text()).toContain('<div id="app">');
 });
 
 test("POST / is 405 with Allow", async () => {

@@ -1,7 +1,10 @@
 // GET /: the welcome and hint the seed's log service answered, as JSON, to anyone (like /health: it says
-// nothing a caller could not learn from the README). The dashboard will answer browsers (Accept: text/html)
-// with a page here; until then every Accept gets this JSON.
+// nothing a caller could not learn from the README). A browser (Accept: text/html first) gets the
+// dashboard's page shell instead; it carries no data. The dashboard reads `endpoints` to know which of its
+// pages have a backend here.
 import type { Hono } from "hono";
+import { dashboardBundle } from "../dashboard/bundle.ts";
+import { assetResponse, wantsPage } from "../dashboard/respond.ts";
 import type { AppEnv } from "../env.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
 
@@ -18,6 +21,7 @@ export function welcomeRoute(kit: RouteKit): Hono<AppEnv> {
     "GET /files",
     "GET /hosts",
     "GET /health",
+    "GET /api/hosts/{ip}/series?date=&fields=",
     ...(kit.options.logs ? ["POST /logs", "GET /logs"] : []),
     ...(kit.options.software
       ? [
@@ -27,6 +31,7 @@ export function welcomeRoute(kit: RouteKit): Hono<AppEnv> {
           "GET /api/software/changes?since=",
         ]
       : []),
+    ...(kit.options.agents ? ["GET /api/agents"] : []),
   ];
   const answer: WelcomeAnswer = {
     message: `relevo ${kit.options.version}: server inventory and central logs`,
@@ -35,5 +40,8 @@ export function welcomeRoute(kit: RouteKit): Hono<AppEnv> {
       : "POST /upload with an ingest token; GET /query?ip=&date= with a read token",
     endpoints,
   };
-  return endpoint(kit, { method: "GET", path: "/", role: null }, (c) => c.json(answer));
+  return endpoint(kit, { method: "GET", path: "/", role: null }, async (c) => {
+    if (!wantsPage(c.req.raw)) return c.json(answer, 200, { vary: "Accept" });
+    return assetResponse(c.req.raw, (await dashboardBundle()).index, { immutable: false, vary: "Accept" });
+  });
 }

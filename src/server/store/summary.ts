@@ -29,6 +29,7 @@ export function summarize(element: unknown, ip: string): HostSummary {
     os: { platform: str(os.platform), name: str(os.name), version: str(os.version) },
     cpu_load_percent: num(obj(report.cpu).load_percent),
     memory: { total_bytes: num(memory.total_bytes), available_bytes: num(memory.available_bytes) },
+    disk_used_percent: fullestDisk(report.disks),
     users: [...users],
     process_count: num(obj(report.processes).total),
     last_seen: str(report.received_at),
@@ -36,4 +37,18 @@ export function summarize(element: unknown, ip: string): HostSummary {
     agent_version: str(obj(report.agent).version),
     agent_id: str(obj(report.agent).id) || null,
   };
+}
+
+/** The highest used share of any disk, as df computes it: used / (used + available), else used / size. */
+function fullestDisk(disks: unknown): number | null {
+  let fullest: number | null = null;
+  for (const disk of Array.isArray(disks) ? disks : []) {
+    const { used_bytes, available_bytes, size_bytes } = obj(disk);
+    const used = num(used_bytes);
+    const room = typeof available_bytes === "number" ? used + num(available_bytes) : num(size_bytes);
+    if (room <= 0) continue;
+    const share = Math.round((used / room) * 1000) / 10;
+    if (fullest === null || share > fullest) fullest = share;
+  }
+  return fullest;
 }

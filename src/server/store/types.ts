@@ -27,6 +27,8 @@ export interface HostSummary {
   os: { platform: string; name: string; version: string };
   cpu_load_percent: number;
   memory: { total_bytes: number; available_bytes: number };
+  /** The fullest disk's used share, 0–100; null when the report listed no disk. */
+  disk_used_percent: number | null;
   users: string[];
   process_count: number;
   last_seen: string;
