@@ -237,5 +237,6 @@ function summaryOf() {
     last_report_id: "",
     agent_version: "1",
     agent_id: null,
+    disk_used_percent: 0,
   };
 }
