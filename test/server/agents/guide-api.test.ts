@@ -466,4 +466,33 @@ describe("with tokens: enroll registers, the agent's own token (Bearer or JWT), 
     ]);
     expect(one.body.version).toBe("0.9.3");
   });
+
+  test("an agent's own token cannot upload a report that names another agent: 403, nothing stored", async () => {
+    const ok = await post(`${server.url}/api/agents/register`, { ...REGISTER, hostname: "IMPOSTOR" }, [
+      "-H",
+      `Authorization: Bearer ${enroll}`,
+    ]);
+    const other = String(Number(ok.body.agent_id) + 1000);
+    const report = sampleReport({ agent: { version: "0.9.3", id: other } });
+    const upload = (body: unknown) =>
+      curl([
+        "-X",
+        "POST",
+        `${server.url}/upload`,
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        `Authorization: Bearer ${ok.body.token}`,
+        "-d",
+        JSON.stringify(body),
+      ]);
+    const res = await upload(report);
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe("agent_mismatch");
+    expect(res.body.error.message).toContain(other);
+    const query = await curl([`${server.url}/query?ip=127.0.0.1`, "-H", `Authorization: Bearer ${read}`]);
+    expect(JSON.stringify(query.body)).not.toContain(report.report_id);
+    // Without an id (an agent before enrollment) the token's own agent is assumed.
+    expect((await upload(sampleReport({ agent: { version: "0.9.3", id: null } }))).status).toBe(201);
+  });
 });
