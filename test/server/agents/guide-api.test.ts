@@ -446,17 +446,7 @@ describe("with tokens: enroll registers, the agent's own token (Bearer or JWT), 
       `Authorization: Bearer ${enroll}`,
     ]);
     const report = sampleReport({ agent: { version: "0.9.3", id: String(ok.body.agent_id) } });
-    const res = await curl([
-      "-X",
-      "POST",
-      `${server.url}/upload`,
-      "-H",
-      "Content-Type: application/json",
-      "-H",
-      `Authorization: Bearer ${ok.body.token}`,
-      "-d",
-      JSON.stringify(report),
-    ]);
+    const res = await post(`${server.url}/upload`, report, ["-H", `Authorization: Bearer ${ok.body.token}`]);
     expect(res.status).toBe(201);
     // Heard from: the upload counts as the agent's last word, with the version it reported.
     const one = await curl([
@@ -475,17 +465,7 @@ describe("with tokens: enroll registers, the agent's own token (Bearer or JWT), 
     const other = String(Number(ok.body.agent_id) + 1000);
     const report = sampleReport({ agent: { version: "0.9.3", id: other } });
     const upload = (body: unknown) =>
-      curl([
-        "-X",
-        "POST",
-        `${server.url}/upload`,
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        `Authorization: Bearer ${ok.body.token}`,
-        "-d",
-        JSON.stringify(body),
-      ]);
+      post(`${server.url}/upload`, body, ["-H", `Authorization: Bearer ${ok.body.token}`]);
     const res = await upload(report);
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("agent_mismatch");
