@@ -2,7 +2,7 @@
 // built once for this file, holding reports of the real compiled agent beside 10,000 synthetic hosts.
 // Every page is checked for console errors and for requests that leave 127.0.0.1, and photographed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import {
@@ -119,8 +119,27 @@ describe.skipIf(Boolean(skipWhy))("the dashboard in Chromium, on the compiled se
     readToken = await token("read", "dashboard");
     const ingest = await token("ingest", "agents");
     const enroll = await token("enroll", "enroll");
+    // Alerts: one that fires on the real agent's reports as they arrive, one on the error logs posted below.
+    const alertsFile = join(tempDir("relevo-browser-alerts-"), "alerts.json");
+    writeFileSync(
+      alertsFile,
+      JSON.stringify({
+        evaluate_every: "1s",
+        rules: [
+          {
+            name: "agent-has-processes",
+            type: "threshold",
+            field: "processes.total",
+            op: ">",
+            value: 0,
+            severity: "warning",
+          },
+          { name: "errors-logged", type: "log_rate", severity_at_least: "ERROR", count: 5, window: "1h" },
+        ],
+      }),
+    );
     server = await startServer(
-      [serverExe, "serve", "--port", "0", "--data", dataDir],
+      [serverExe, "serve", "--port", "0", "--data", dataDir, "--alerts", alertsFile],
       tempDir("relevo-browser-cwd-"),
     );
     // The real agent, twice: a host with two points today.
@@ -387,6 +406,22 @@ describe.skipIf(Boolean(skipWhy))("the dashboard in Chromium, on the compiled se
       .first()
       .waitFor();
     await shot(watched.page, "software");
+    clean(watched);
+  });
+
+  test("alerts: what fires is listed with its subject, a host's linking to its page", async () => {
+    expect(endpoints).toContain("GET /api/alerts");
+    const watched = await signedIn("#/alerts");
+    const { page } = watched;
+    const firing = page.getByRole("table", { name: "Alerts firing now" });
+    await firing.getByRole("rowheader", { name: "errors-logged" }).waitFor({ timeout: 15_000 });
+    const hostRow = firing.getByRole("row").filter({ hasText: "agent-has-processes" });
+    await hostRow.waitFor();
+    expect(await hostRow.locator(".severity").innerText()).toBe("warning");
+    await shot(page, "alerts");
+    await hostRow.getByRole("link").click();
+    await page.waitForURL(/#\/host\//);
+    await page.getByRole("heading", { level: 1 }).waitFor();
     clean(watched);
   });
 

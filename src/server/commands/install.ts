@@ -22,6 +22,14 @@ const PASSED_ON = [
   "logs-retention-days",
   "logs-max-bytes",
   "metrics-per-host",
+  "archive-url",
+  "archive-endpoint",
+  "archive-region",
+  "archive-after-days",
+  "archive-at",
+  "archive-timeout",
+  "archive-jitter",
+  "archive-duty",
 ] as const;
 
 function withoutDefault<T extends object>(flag: T): Omit<T, "default"> {
@@ -40,6 +48,11 @@ const installArgs = {
   "tls-key": { ...serveArgs["tls-key"], description: "PEM private key for HTTPS (handed to the service)" },
   "metrics-public": serveArgs["metrics-public"],
   alerts: { ...serveArgs.alerts, description: "Alert rules file (handed to the service)" },
+  "archive-keep-local": serveArgs["archive-keep-local"],
+  "archive-credentials-file": {
+    ...serveArgs["archive-credentials-file"],
+    description: "AWS credentials file for the archive (handed to the service)",
+  },
 } satisfies ArgsDef;
 
 function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "cwd">): ServiceSpec {
@@ -63,6 +76,13 @@ function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "
   if (args["metrics-public"] === true) extra.push("--metrics-public");
   if (typeof args.alerts === "string")
     extra.push("--alerts", { file: resolveOn(on, args.alerts), name: "alerts" });
+  if (args["archive-keep-local"] === true) extra.push("--archive-keep-local");
+  const credentials = args["archive-credentials-file"];
+  if (typeof credentials === "string")
+    extra.push("--archive-credentials-file", {
+      file: resolveOn(on, credentials),
+      name: "archive-credentials",
+    });
   const lowPort = port < 1024;
   return {
     name: "relevo-server",

@@ -1,22 +1,9 @@
 // GET /api/alerts: the alerts firing now and the most recently resolved, for `read` tokens.
 import type { Hono } from "hono";
-import * as v from "valibot";
+import { type AlertsAnswer, AlertsAnswerSchema } from "../../shared/alerts.ts";
 import type { AlertEngine } from "../alerts/engine.ts";
 import type { AppEnv } from "../env.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
-
-const AlertSchema = v.object({
-  rule: v.string(),
-  subject: v.pipe(v.string(), v.description('The host\'s address, or the log service ("*": every service)')),
-  state: v.picklist(["firing", "resolved"]),
-  severity: v.picklist(["critical", "warning", "info"]),
-  started_at: v.string(),
-  resolved_at: v.nullable(v.string()),
-  value: v.nullable(v.number()),
-  message: v.string(),
-});
-export const AlertsAnswerSchema = v.object({ firing: v.array(AlertSchema), recent: v.array(AlertSchema) });
-export type AlertsAnswer = v.InferOutput<typeof AlertsAnswerSchema>;
 
 export function alertsRoute(kit: RouteKit, engine: AlertEngine): Hono<AppEnv> {
   return endpoint(

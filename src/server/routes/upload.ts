@@ -4,6 +4,7 @@ import { type UploadAnswer, UploadAnswerSchema } from "../../shared/api.ts";
 import { ReportSchema } from "../../shared/report.ts";
 import { jsonEncoding, readCapped } from "../body.ts";
 import type { AppEnv } from "../env.ts";
+import { ApiError } from "../http-error.ts";
 import { intakeReport } from "../intake.ts";
 import { capUploads } from "../limits.ts";
 import { endpoint, type RouteKit } from "./_endpoint.ts";
@@ -40,6 +41,16 @@ export function uploadRoute(kit: RouteKit): Hono<AppEnv> {
       const ip = c.get("clientIp");
       const body = await readCapped(c.req.raw, options.maxBody, options.bodyTimeoutMs);
       const { prepared: report, report: parsed } = intakeReport({ body, gzip, maxBody: options.maxBody });
+      // An enrolled agent's own token speaks for that agent only.
+      const agentId = c.get("agentId");
+      const claimed = parsed.agent.id;
+      if (agentId !== undefined && claimed !== null && claimed !== String(agentId)) {
+        throw new ApiError(
+          403,
+          "agent_mismatch",
+          `this token belongs to agent ${agentId}; the report names agent ${claimed}`,
+        );
+      }
       const stored = await options.store.append(report, ip);
       // Not awaited: the report is in its day file, and the lists' bookkeeping must not slow or fail it.
       if (!stored.duplicate) {
@@ -50,7 +61,6 @@ export function uploadRoute(kit: RouteKit): Hono<AppEnv> {
         );
       }
       // An enrolled agent's own token: it was heard from now.
-      const agentId = c.get("agentId");
       if (agentId !== undefined && options.agents) {
         await options.agents.touch(agentId, ip, report.summary.agent_version || null, options.clock());
       }

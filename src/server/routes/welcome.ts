@@ -31,7 +31,18 @@ export function welcomeRoute(kit: RouteKit): Hono<AppEnv> {
           "GET /api/software/changes?since=",
         ]
       : []),
-    ...(kit.options.agents ? ["GET /api/agents"] : []),
+    ...(kit.options.agents
+      ? [
+          "GET /api/agents",
+          "POST /api/agents/{id}/collect",
+          "POST /api/agents/{id}/update",
+          "GET /api/updates/check",
+        ]
+      : []),
+    ...(kit.options.ops?.metrics ? ["GET /metrics"] : []),
+    ...(kit.options.ops?.alerts ? ["GET /api/alerts"] : []),
+    "GET /openapi.json",
+    "GET /docs",
   ];
   const answer: WelcomeAnswer = {
     message: `relevo ${kit.options.version}: server inventory and central logs`,

@@ -14,6 +14,7 @@ import {
   whenUnauthorized,
 } from "./api.ts";
 import { AgentsPage } from "./pages/agents.tsx";
+import { AlertsPage } from "./pages/alerts.tsx";
 import { FleetPage } from "./pages/fleet.tsx";
 import { HostPage } from "./pages/host.tsx";
 import { LogsPage } from "./pages/logs.tsx";
@@ -81,6 +82,7 @@ function App() {
     { href: "#/", label: "Fleet", shown: true, current: route === "" || route.startsWith("host/") },
     { href: "#/logs", label: "Logs", shown: has(info, "GET /logs"), current: route === "logs" },
     { href: "#/agents", label: "Agents", shown: has(info, "GET /api/agents"), current: route === "agents" },
+    { href: "#/alerts", label: "Alerts", shown: has(info, "GET /api/alerts"), current: route === "alerts" },
     {
       href: "#/software",
       label: "Software",
@@ -95,6 +97,7 @@ function App() {
   } else if (route === "logs" && has(info, "GET /logs")) page = <LogsPage />;
   else if (route === "agents" && has(info, "GET /api/agents")) page = <AgentsPage />;
   else if (route === "software" && has(info, "GET /api/software")) page = <SoftwarePage />;
+  else if (route === "alerts" && has(info, "GET /api/alerts")) page = <AlertsPage />;
 
   return (
     <>

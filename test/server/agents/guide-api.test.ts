@@ -150,14 +150,7 @@ forEachBackend((backend) => {
         kind: "ad",
       });
       expect(report.inventory).toEqual(inventory(agentId));
-      const hosts = await curl([`${server.url}/hosts`]);
-      expect(hosts.body.hosts[0]).toMatchObject({ hostname: "LAPTOP-USER-01", agent_id: String(agentId) });
-    });
-
-    test("the inventory's software feeds the fleet's software tables", async () => {
-      const day = await curl([`${server.url}/query?ip=127.0.0.1`]);
-      const [report] = day.body;
-      // Stored after the answer: polled.
+      // The same software feeds the fleet's tables (stored after the answer: polled).
       let software = await curl([`${server.url}/api/hosts/127.0.0.1/software`]);
       for (let i = 0; i < 50 && software.status !== 200; i++) {
         await Bun.sleep(50);
@@ -168,6 +161,8 @@ forEachBackend((backend) => {
       expect(search.body.hosts).toMatchObject([
         { ip: "127.0.0.1", version: "120.0.6099.130", source: "inventory" },
       ]);
+      const hosts = await curl([`${server.url}/hosts`]);
+      expect(hosts.body.hosts[0]).toMatchObject({ hostname: "LAPTOP-USER-01", agent_id: String(agentId) });
     });
 
     test("health says ok for a registered agent, 404 unknown for an id never registered", async () => {
@@ -471,16 +466,9 @@ forEachBackend((backend) => {
         `Authorization: Bearer ${enroll}`,
       ]);
       const report = sampleReport({ agent: { version: "0.9.3", id: String(ok.body.agent_id) } });
-      const res = await curl([
-        "-X",
-        "POST",
-        `${server.url}/upload`,
-        "-H",
-        "Content-Type: application/json",
+      const res = await post(`${server.url}/upload`, report, [
         "-H",
         `Authorization: Bearer ${ok.body.token}`,
-        "-d",
-        JSON.stringify(report),
       ]);
       expect(res.status).toBe(201);
       // Heard from: the upload counts as the agent's last word, with the version it reported.
@@ -490,6 +478,25 @@ forEachBackend((backend) => {
         `Authorization: Bearer ${read}`,
       ]);
       expect(one.body.version).toBe("0.9.3");
+    });
+
+    test("an agent's own token cannot upload a report that names another agent: 403, nothing stored", async () => {
+      const ok = await post(`${server.url}/api/agents/register`, { ...REGISTER, hostname: "IMPOSTOR" }, [
+        "-H",
+        `Authorization: Bearer ${enroll}`,
+      ]);
+      const other = String(Number(ok.body.agent_id) + 1000);
+      const report = sampleReport({ agent: { version: "0.9.3", id: other } });
+      const upload = (body: unknown) =>
+        post(`${server.url}/upload`, body, ["-H", `Authorization: Bearer ${ok.body.token}`]);
+      const res = await upload(report);
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe("agent_mismatch");
+      expect(res.body.error.message).toContain(other);
+      const query = await curl([`${server.url}/query?ip=127.0.0.1`, "-H", `Authorization: Bearer ${read}`]);
+      expect(JSON.stringify(query.body)).not.toContain(report.report_id);
+      // Without an id (an agent before enrollment) the token's own agent is assumed.
+      expect((await upload(sampleReport({ agent: { version: "0.9.3", id: null } }))).status).toBe(201);
     });
   });
 });

@@ -8,6 +8,7 @@ import { lastArchivableDate } from "../../../src/server/archive/archiver.ts";
 import { retryDelayMs } from "../../../src/server/archive/manifest.ts";
 import { nextSlot, runBackoffMs } from "../../../src/server/archive/schedule.ts";
 import { archiveSettings, parseArchiveUrl } from "../../../src/server/archive/settings.ts";
+import { serverSpec } from "../../../src/server/commands/install.ts";
 import { migrate } from "../../../src/server/db/migrations.ts";
 import { MIGRATIONS } from "../../../src/server/db/schema.ts";
 import { tempDir } from "../../helpers/server.ts";
@@ -134,4 +135,34 @@ describe("archive settings", () => {
     expect(() => migrate(new Database(":memory:"), outOfOrder, new Date())).toThrow("numbered out of order");
     db.close();
   });
+});
+
+test("install hands the archive settings on: values as flags, the credentials file as a file of the service's own", () => {
+  const spec = serverSpec(
+    {
+      "archive-url": "s3://inventory/relevo",
+      "archive-endpoint": "https://s3.example.internal",
+      "archive-after-days": "14",
+      "archive-at": "03:30",
+      "archive-keep-local": true,
+      "archive-credentials-file": "/etc/relevo/aws-credentials",
+    },
+    { platform: "linux", cwd: "/" },
+  );
+  const args = spec.args("/var/lib/relevo");
+  expect(args).toEqual(
+    expect.arrayContaining([
+      "--archive-url",
+      "s3://inventory/relevo",
+      "--archive-endpoint",
+      "https://s3.example.internal",
+      "--archive-after-days",
+      "14",
+      "--archive-at",
+      "03:30",
+      "--archive-keep-local",
+      "--archive-credentials-file",
+    ]),
+  );
+  expect(args).toContainEqual({ file: "/etc/relevo/aws-credentials", name: "archive-credentials" });
 });
