@@ -112,8 +112,21 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     throw error;
   }
   const archive = settings.archive
-    ? openArchive(settings.archive, store, logs.db, settings.dayZone, () => new Date())
+    ? openArchive(
+        settings.archive,
+        store,
+        logs.db,
+        settings.dayZone,
+        () => new Date(),
+        settings.logsRetentionDays,
+      )
     : null;
+  const logDays = archive?.archiver.logDays;
+  // Retention waits for the log archive: no day goes before its object is verified in the bucket.
+  if (logDays) logs.store.holdRetention(() => logDays.holdMicros());
+  else if (settings.archive?.logs) {
+    serveLog.warn("--archive-logs does nothing without --logs-retention-days above 0 (logs are kept)");
+  }
   const schedule = archive
     ? new ArchiveSchedule(
         archive.archiver,

@@ -21,7 +21,7 @@ export interface NewLogEntry {
   entryId: string | null;
 }
 
-interface Row {
+export interface Row {
   id: number;
   ts: number;
   received: number;
@@ -65,6 +65,7 @@ export class LogStore {
   readonly #insertMany: Statement;
   readonly #maxPending: number;
   readonly #maxPageBytes: number;
+  #hold: (() => number | null) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -173,6 +174,14 @@ export class LogStore {
   }
 
   /**
+   * With the log archive on: entries received at or after the returned time (microseconds) are kept by
+   * retention, so no day goes before its object is verified in the bucket. null: no hold.
+   */
+  holdRetention(hold: () => number | null): void {
+    this.#hold = hold;
+  }
+
+  /**
    * Deletes up to `chunk` of the oldest entries beyond the retention bounds, in the next group's
    * transaction. Resolves with how many went; 0 means nothing is left to do.
    */
@@ -180,7 +189,9 @@ export class LogStore {
     const deleted = await this.writer.run(() => {
       let gone = 0;
       if (this.retentionDays > 0) {
-        const cutoff = (now.getTime() - this.retentionDays * 86_400_000) * 1000;
+        const due = (now.getTime() - this.retentionDays * 86_400_000) * 1000;
+        const held = this.#hold?.() ?? null;
+        const cutoff = held === null ? due : Math.min(due, held);
         gone += this.db
           .query(
             "DELETE FROM logs WHERE id IN (SELECT id FROM logs INDEXED BY logs_received WHERE received < ? ORDER BY received LIMIT ?)",
@@ -243,7 +254,8 @@ export class LogStore {
   }
 }
 
-function recordOf(row: Row): LogRecord {
+/** A row as GET /logs answers it (also the log archive's NDJSON lines). */
+export function recordOf(row: Row): LogRecord {
   return {
     id: row.id,
     timestamp: formatIsoMicros(row.ts),
