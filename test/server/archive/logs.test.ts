@@ -3,6 +3,7 @@
 // bucket keeps the entries and records why, and a day is never uploaded twice.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import * as v from "valibot";
 import { openObject } from "../../../src/server/archive/fetch-object.ts";
 import { logObjectKey } from "../../../src/server/archive/log-days.ts";
@@ -13,7 +14,7 @@ import type { NewLogEntry } from "../../../src/server/logs/log-store.ts";
 import { type OpenLogs, openLogs } from "../../../src/server/logs/open.ts";
 import { type FileStore, openFileStore } from "../../../src/server/store/file-store.ts";
 import { LogQuerySchema } from "../../../src/shared/logs.ts";
-import { tempDir } from "../../helpers/server.ts";
+import { BUN, REPO, tempDir } from "../../helpers/server.ts";
 import { AWS, KEYS, readBackWithTool, S3CMD, type S3Server, startS3, startStandIn } from "./_s3.ts";
 
 let s3: S3Server;
@@ -241,4 +242,69 @@ describe("log archive", () => {
       await t.close();
     }
   });
+});
+
+async function archiveCli(args: string[]) {
+  const proc = Bun.spawn([BUN, join(REPO, "src", "server", "cli.ts"), "archive", ...args], {
+    env: { ...process.env, ...KEYS },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  return { stdout, stderr, code };
+}
+
+test("archive run --dry-run lists the log days; a refused run shows in archive status; a good run archives", async () => {
+  const dir = tempDir("relevo-logarchive-cli-");
+  const received = new Date(Date.now() - 40 * 86_400_000);
+  const date = received.toISOString().slice(0, 10);
+  const logs = openLogs(dir, { retentionDays: 0, maxBytes: 0, clock: () => new Date() });
+  await logs.store.insert([entry("old", received.toISOString())], received);
+  await logs.close();
+  const standIn = startStandIn("refuse");
+  try {
+    const target = (endpoint: string) => [
+      "--data",
+      dir,
+      "--archive-url",
+      "s3://relevo/cli",
+      "--archive-endpoint",
+      endpoint,
+      "--archive-region",
+      "us-east-1",
+      "--archive-logs",
+    ];
+    const dry = await archiveCli(["run", "--dry-run", ...target(s3.endpoint)]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`would archive the logs of 1 day(s)\n  logs ${date}\n`);
+
+    const refused = await archiveCli(["run", ...target(standIn.endpoint)]);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.split("\n").filter((line) => line.includes("retention waits"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`logs of ${date} kept`);
+    const status = await archiveCli(["status", "--data", dir, "--json"]);
+    expect(status.code).toBe(1);
+    const seen = JSON.parse(status.stdout) as { log_days_failed: { date: string; error: string }[] };
+    expect(seen.log_days_failed.map((one) => one.date)).toEqual([date]);
+    expect(seen.log_days_failed[0]?.error).toContain("refused the archive's credentials");
+
+    const good = await archiveCli(["run", ...target(s3.endpoint)]);
+    expect(good.stdout).toContain("archived the logs of 1 of 1 day(s)");
+    expect(good.code).toBe(0);
+    const after = JSON.parse((await archiveCli(["status", "--data", dir, "--json"])).stdout) as {
+      log_days_archived: number;
+      log_days_failed: unknown[];
+    };
+    expect(after).toMatchObject({ log_days_archived: 1, log_days_failed: [] });
+  } finally {
+    standIn.stop();
+  }
 });
