@@ -14,6 +14,7 @@ import { type DatabaseFlags, openBackend, type TokenGate } from "./backend.ts";
 import type { DayZone } from "./day.ts";
 import { canonicalIp } from "./ip.ts";
 import { listenerOptions } from "./listener.ts";
+import { LogStore } from "./logs/log-store.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { openOps, readAlerts } from "./ops.ts";
 import { DEFAULT_INTERVAL_S } from "./routes/agents.ts";
@@ -122,8 +123,15 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
           backend.stateDb.db,
           settings.dayZone,
           () => new Date(),
+          settings.logsRetentionDays,
         )
       : null;
+  const logDays = archive?.archiver.logDays;
+  // Retention waits for the log archive: no day goes before its object is verified in the bucket.
+  if (logDays && backend.logs instanceof LogStore) backend.logs.holdRetention(() => logDays.holdMicros());
+  else if (settings.archive?.logs) {
+    serveLog.warn("--archive-logs does nothing without --logs-retention-days above 0 (logs are kept)");
+  }
   const schedule =
     archive && settings.archive
       ? new ArchiveSchedule(

@@ -46,6 +46,9 @@ export const ArchiveHealthSchema = v.object({
   failed: v.number(),
   last_run_at: v.nullable(v.string()),
   next_run_at: v.nullable(v.string()),
+  /** With --archive-logs: days of central logs verified in the bucket, and those whose last try failed. */
+  log_days_archived: v.optional(v.number()),
+  log_days_failed: v.optional(v.number()),
   /** The last run's stop reason, or the newest failure's. */
   problem: v.optional(v.string()),
 });

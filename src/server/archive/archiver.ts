@@ -6,6 +6,7 @@ import { logger } from "../../shared/log.ts";
 import { type DayZone, dayOf } from "../day.ts";
 import { type Bucket, describeFailure, objectKey } from "./bucket.ts";
 import { verifyObject } from "./fetch-object.ts";
+import type { LogDayArchiver, LogRunResult } from "./log-days.ts";
 import type { Manifest } from "./manifest.ts";
 import { packAndUpload } from "./pack.ts";
 
@@ -46,6 +47,8 @@ export interface RunResult {
   failed: { name: string; error: string }[];
   /** Why the run stopped early (the bucket out of reach), if it did. */
   stopped?: string;
+  /** With --archive-logs: the log days, archived after the day files. */
+  logs?: LogRunResult;
 }
 
 /** The newest date that may be archived now: `afterDays` before today, and never a day still open. */
@@ -63,6 +66,8 @@ export interface ArchiverDeps {
   clock: () => Date;
   /** gzip output past this goes multipart, in parts of this size (default PART_BYTES). */
   partBytes?: number;
+  /** With --archive-logs: the central logs' days, archived in the same run after the day files. */
+  logDays?: LogDayArchiver;
 }
 
 export class Archiver {
@@ -70,6 +75,10 @@ export class Archiver {
   private stopping = false;
 
   constructor(private readonly deps: ArchiverDeps) {}
+
+  get logDays(): LogDayArchiver | undefined {
+    return this.deps.logDays;
+  }
 
   get busy(): boolean {
     return this.running !== null;
@@ -113,7 +122,11 @@ export class Archiver {
     await host.validated();
     const chosen = this.candidates(options.respectBackoff ?? false);
     const result: RunResult = { chosen: chosen.map((day) => day.name), archived: [], failed: [] };
-    if (options.dryRun) return result;
+    const { logDays } = this.deps;
+    if (options.dryRun) {
+      if (logDays) result.logs = await logDays.run({ dryRun: true });
+      return result;
+    }
     const runId = manifest.startRun(clock().getTime());
     try {
       for (const day of chosen) {
@@ -138,10 +151,19 @@ export class Archiver {
         }
         archiveLog.error(`${day.name} kept locally: ${error.message}; retried after ${retry}`);
       }
+      // The bucket out of reach for the day files is out of reach for the logs too: they wait for the next run.
+      if (logDays && !result.stopped && !this.stopping) {
+        result.logs = await logDays.run({ respectBackoff: options.respectBackoff ?? false });
+      }
     } finally {
+      const logs = result.logs;
       manifest.finishRun(
         runId,
-        { archived: result.archived.length, failed: result.failed.length, error: result.stopped },
+        {
+          archived: result.archived.length + (logs?.archived.length ?? 0),
+          failed: result.failed.length + (logs?.failed.length ?? 0),
+          error: result.stopped ?? logs?.stopped,
+        },
         clock().getTime(),
       );
     }

@@ -5,6 +5,7 @@ import type { DayZone } from "../day.ts";
 import type { Store } from "../store/types.ts";
 import { type ArchiveHost, Archiver } from "./archiver.ts";
 import { type Bucket, openBucket } from "./bucket.ts";
+import { LogDayArchiver } from "./log-days.ts";
 import { Manifest } from "./manifest.ts";
 import type { ArchiveSettings } from "./settings.ts";
 import { ArchivedView } from "./view.ts";
@@ -23,9 +24,15 @@ export function openArchive(
   db: Database,
   zone: DayZone,
   clock: () => Date,
+  /** With --archive-logs: the log retention in days (0: no log archive). */
+  logRetentionDays = 0,
 ): OpenArchive {
   const bucket = openBucket(settings);
   const manifest = new Manifest(db);
-  const archiver = new Archiver({ host: store, bucket, manifest, zone, clock });
+  const logDays =
+    settings.logs && logRetentionDays > 0
+      ? new LogDayArchiver({ db, bucket, directory: store.directory, retentionDays: logRetentionDays, clock })
+      : undefined;
+  const archiver = new Archiver({ host: store, bucket, manifest, zone, clock, logDays });
   return { bucket, manifest, archiver, view: new ArchivedView(store, manifest, bucket) };
 }

@@ -66,7 +66,10 @@ export class ArchiveSchedule {
     this.nextAt = null;
     this.current = this.archiver
       .run({ respectBackoff: true, duty: this.settings.duty })
-      .then((result) => result.failed.length > 0 || result.stopped !== undefined)
+      .then(
+        (result) =>
+          result.failed.length > 0 || result.stopped !== undefined || (result.logs?.failed.length ?? 0) > 0,
+      )
       .catch((error) => {
         scheduleLog.error(`archive run failed: ${errorMessage(error)}`);
         return true;
@@ -98,7 +101,10 @@ export class ArchiveSchedule {
     const counts = this.manifest.counts();
     const last = this.manifest.lastRun();
     const failure = counts.failed ? this.manifest.list("failed").at(-1)?.error : undefined;
-    const problem = last?.error ?? failure ?? undefined;
+    const logRows = this.archiver.logDays?.rows;
+    const logCounts = logRows?.counts();
+    const logFailure = logCounts?.failed ? logRows?.list("failed").at(-1)?.error : undefined;
+    const problem = last?.error ?? failure ?? logFailure ?? undefined;
     return {
       url: `s3://${this.settings.bucket}/${this.settings.prefix}`,
       running: this.archiver.busy,
@@ -106,6 +112,7 @@ export class ArchiveSchedule {
       failed: counts.failed,
       last_run_at: last ? new Date(last.started_at).toISOString() : null,
       next_run_at: this.nextAt ? this.nextAt.toISOString() : null,
+      ...(logCounts ? { log_days_archived: logCounts.archived, log_days_failed: logCounts.failed } : {}),
       ...(problem ? { problem } : {}),
     };
   }

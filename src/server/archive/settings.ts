@@ -29,6 +29,8 @@ export interface ArchiveSettings {
   timeoutMs: number;
   /** Inside `serve`: the share of the time the archive works, idle the rest (ingest keeps the CPU). */
   duty: number;
+  /** Also archive central logs past --logs-retention-days as daily NDJSON.gz (retention waits for it). */
+  logs: boolean;
 }
 
 /** The flags as citty gives them (all strings but the boolean). */
@@ -43,6 +45,7 @@ export interface ArchiveFlags {
   "archive-timeout"?: string;
   "archive-jitter"?: string;
   "archive-duty"?: string;
+  "archive-logs"?: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -131,13 +134,17 @@ function credentialsFrom(flags: ArchiveFlags, env: Env): Credentials {
 /** The archive settings, or null when no archive URL is set (the archive is off). */
 export function archiveSettings(flags: ArchiveFlags, env: Env): ArchiveSettings | null {
   const url = flags["archive-url"] ?? env.RELEVO_ARCHIVE_URL;
-  if (!url) return null;
+  if (!url) {
+    if (flags["archive-logs"]) throw new UsageError("--archive-logs needs --archive-url s3://bucket/prefix");
+    return null;
+  }
   const { bucket, prefix } = parseArchiveUrl(url);
   const endpoint = flags["archive-endpoint"] ?? env.RELEVO_ARCHIVE_ENDPOINT ?? env.AWS_ENDPOINT_URL;
   if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) {
     throw new UsageError(`--archive-endpoint must be an http(s) URL, got "${endpoint}"`);
   }
   const keepEnv = env.RELEVO_ARCHIVE_KEEP_LOCAL;
+  const logsEnv = env.RELEVO_ARCHIVE_LOGS;
   return {
     bucket,
     prefix,
@@ -160,5 +167,6 @@ export function archiveSettings(flags: ArchiveFlags, env: Env): ArchiveSettings 
       (intFlag("archive-timeout", flags["archive-timeout"] ?? env.RELEVO_ARCHIVE_TIMEOUT, 1, 3600) ?? 120) *
       1000,
     duty: parseDuty(flags["archive-duty"] ?? env.RELEVO_ARCHIVE_DUTY ?? "25"),
+    logs: flags["archive-logs"] ?? (logsEnv === "1" || logsEnv === "true"),
   };
 }

@@ -23,6 +23,11 @@ export const archiveArgs = {
     description: "Daily archive time HH:MM in --timezone, jittered (default 03:30)",
   },
   "archive-keep-local": { type: "boolean", description: "Copy to the archive but keep the local files" },
+  "archive-logs": {
+    type: "boolean",
+    description:
+      "Also archive central logs past --logs-retention-days as daily NDJSON.gz; retention waits for it (env RELEVO_ARCHIVE_LOGS)",
+  },
   "archive-timeout": { type: "string", description: "Seconds one S3 request may take (default 120)" },
   "archive-jitter": {
     type: "string",

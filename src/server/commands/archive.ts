@@ -7,6 +7,7 @@ import { intFlag, UsageError, writeStdout } from "../../shared/cli.ts";
 import { setLogLevel } from "../../shared/log.ts";
 import { lastArchivableDate } from "../archive/archiver.ts";
 import { openBucket } from "../archive/bucket.ts";
+import { LogDayRows } from "../archive/log-days.ts";
 import { Manifest } from "../archive/manifest.ts";
 import { openArchive } from "../archive/open.ts";
 import { restoreDay, verifyArchive } from "../archive/restore.ts";
@@ -63,16 +64,26 @@ async function print(args: { json?: boolean }, value: unknown, text: string): Pr
 
 const run = defineCommand({
   meta: { name: "run", description: "Archive the closed days now, as the daily schedule does" },
-  args: { ...common, "dry-run": { type: "boolean", description: "Only list what would be archived" } },
+  args: {
+    ...common,
+    "dry-run": { type: "boolean", description: "Only list what would be archived" },
+    "logs-retention-days": {
+      type: "string",
+      default: "30",
+      description: "With --archive-logs: the server's log retention (whole days past it are archived)",
+    },
+  },
   async run({ args }) {
     const settings = settingsOf(args);
+    const retention = intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30;
     const dir = dataDir(args.data);
     const zone = args.timezone as "utc" | "local";
     const store = await openFileStore({ dir, dayZone: zone });
     const state = openDb(dir);
     try {
-      const { archiver } = openArchive(settings, store, state.db, zone, () => new Date());
+      const { archiver } = openArchive(settings, store, state.db, zone, () => new Date(), retention);
       const result = await archiver.run({ dryRun: args["dry-run"] });
+      const logs = result.logs;
       const lines = args["dry-run"]
         ? [`would archive ${result.chosen.length} day file(s)`, ...result.chosen.map((name) => `  ${name}`)]
         : [
@@ -80,8 +91,19 @@ const run = defineCommand({
             ...result.failed.map((one) => `  failed ${one.name}: ${one.error}`),
             ...(result.stopped ? [`stopped: ${result.stopped}`] : []),
           ];
+      if (logs && args["dry-run"]) {
+        lines.push(
+          `would archive the logs of ${logs.chosen.length} day(s)`,
+          ...logs.chosen.map((d) => `  logs ${d}`),
+        );
+      } else if (logs) {
+        lines.push(
+          `archived the logs of ${logs.archived.length} of ${logs.chosen.length} day(s)`,
+          ...logs.failed.map((one) => `  failed logs ${one.date}: ${one.error}`),
+        );
+      }
       await print(args, result, `${lines.join("\n")}\n`);
-      if (result.failed.length) process.exitCode = 1;
+      if (result.failed.length || logs?.failed.length) process.exitCode = 1;
     } finally {
       state.close();
       await store.close();
@@ -115,6 +137,8 @@ const status = defineCommand({
         .filter((name) => (parseDayFileName(name)?.date ?? "") <= last && !done.has(name))
         .sort();
       const run = manifest.lastRun();
+      const logRows = new LogDayRows(state.db);
+      const logFailed = logRows.list("failed");
       const answer = {
         pending: pending.length,
         archived: archived.length,
@@ -133,6 +157,13 @@ const status = defineCommand({
             }
           : null,
         pending_files: pending,
+        log_days_archived: logRows.counts().archived,
+        log_days_failed: logFailed.map((row) => ({
+          date: row.date,
+          error: row.error,
+          attempts: row.attempts,
+          retry_at: row.retry_at ? new Date(row.retry_at).toISOString() : null,
+        })),
       };
       const text = [
         `pending: ${answer.pending} (days up to ${last})`,
@@ -141,10 +172,15 @@ const status = defineCommand({
         ...answer.failed.map(
           (row) => `  ${row.name}: ${row.error} (attempt ${row.attempts}, retry after ${row.retry_at})`,
         ),
+        `log days archived: ${answer.log_days_archived}, failed: ${logFailed.length}`,
+        ...answer.log_days_failed.map(
+          (row) =>
+            `  logs ${row.date}: ${row.error} (attempt ${row.attempts}, retry after ${row.retry_at}; kept locally)`,
+        ),
         `last run: ${answer.last_run ? `${answer.last_run.started_at}, ${run?.archived} archived, ${run?.failed} failed${run?.error ? `, stopped: ${run.error}` : ""}` : "never"}`,
       ];
       await print(args, answer, `${text.join("\n")}\n`);
-      if (failed.length) process.exitCode = 1;
+      if (failed.length || logFailed.length) process.exitCode = 1;
     } finally {
       state.close();
     }

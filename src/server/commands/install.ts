@@ -49,6 +49,7 @@ const installArgs = {
   "metrics-public": serveArgs["metrics-public"],
   alerts: { ...serveArgs.alerts, description: "Alert rules file (handed to the service)" },
   "archive-keep-local": serveArgs["archive-keep-local"],
+  "archive-logs": serveArgs["archive-logs"],
   "archive-credentials-file": {
     ...serveArgs["archive-credentials-file"],
     description: "AWS credentials file for the archive (handed to the service)",
@@ -77,6 +78,7 @@ function serverSpec(args: Record<string, unknown>, on: Pick<Host, "platform" | "
   if (typeof args.alerts === "string")
     extra.push("--alerts", { file: resolveOn(on, args.alerts), name: "alerts" });
   if (args["archive-keep-local"] === true) extra.push("--archive-keep-local");
+  if (args["archive-logs"] === true) extra.push("--archive-logs");
   const credentials = args["archive-credentials-file"];
   if (typeof credentials === "string")
     extra.push("--archive-credentials-file", {

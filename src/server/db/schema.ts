@@ -210,4 +210,24 @@ export const MIGRATIONS: readonly Migration[] = [
       db.run("CREATE INDEX alert_outbox_next ON alert_outbox (next_at)");
     },
   },
+  {
+    version: 7,
+    name: "archive log days",
+    up(db) {
+      // One row per UTC day of central logs sent to the S3 archive (or tried), as NDJSON.gz. 'archived' only
+      // once the object was verified: until then retention keeps that day's entries. Times in ms, UTC.
+      db.run(`CREATE TABLE archive_log_days (
+        date TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('archived', 'failed')),
+        object_key TEXT,
+        entries INTEGER,
+        sha256 TEXT,
+        gz_bytes INTEGER,
+        archived_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        retry_at INTEGER
+      )`);
+    },
+  },
 ];

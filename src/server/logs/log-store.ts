@@ -21,7 +21,7 @@ export interface NewLogEntry {
   entryId: string | null;
 }
 
-interface Row {
+export interface Row {
   id: number;
   ts: number;
   received: number;
@@ -76,6 +76,7 @@ export class LogStore implements Logs {
   readonly #insertMany: Statement;
   readonly #maxPending: number;
   readonly #maxPageBytes: number;
+  #hold: (() => number | null) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -184,6 +185,14 @@ export class LogStore implements Logs {
   }
 
   /**
+   * With the log archive on: entries received at or after the returned time (microseconds) are kept by
+   * retention, so no day goes before its object is verified in the bucket. null: no hold.
+   */
+  holdRetention(hold: () => number | null): void {
+    this.#hold = hold;
+  }
+
+  /**
    * Deletes up to `chunk` of the oldest entries beyond the retention bounds, in the next group's
    * transaction. Resolves with how many went; 0 means nothing is left to do.
    */
@@ -191,7 +200,9 @@ export class LogStore implements Logs {
     const deleted = await this.writer.run(() => {
       let gone = 0;
       if (this.retentionDays > 0) {
-        const cutoff = (now.getTime() - this.retentionDays * 86_400_000) * 1000;
+        const due = (now.getTime() - this.retentionDays * 86_400_000) * 1000;
+        const held = this.#hold?.() ?? null;
+        const cutoff = held === null ? due : Math.min(due, held);
         gone += this.db
           .query(
             "DELETE FROM logs WHERE id IN (SELECT id FROM logs INDEXED BY logs_received WHERE received < ? ORDER BY received LIMIT ?)",
@@ -254,7 +265,8 @@ export class LogStore implements Logs {
   }
 }
 
-function recordOf(row: Row): LogRecord {
+/** A row as GET /logs answers it (also the log archive's NDJSON lines). */
+export function recordOf(row: Row): LogRecord {
   return {
     id: row.id,
     timestamp: formatIsoMicros(row.ts),

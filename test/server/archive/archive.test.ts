@@ -41,6 +41,7 @@ function settings(overrides: Partial<ArchiveSettings> = {}): ArchiveSettings {
     keepLocal: false,
     timeoutMs: 20_000,
     duty: 1,
+    logs: false,
     ...overrides,
   };
 }

@@ -145,6 +145,7 @@ test("install hands the archive settings on: values as flags, the credentials fi
       "archive-after-days": "14",
       "archive-at": "03:30",
       "archive-keep-local": true,
+      "archive-logs": true,
       "archive-credentials-file": "/etc/relevo/aws-credentials",
     },
     { platform: "linux", cwd: "/" },
@@ -161,6 +162,7 @@ test("install hands the archive settings on: values as flags, the credentials fi
       "--archive-at",
       "03:30",
       "--archive-keep-local",
+      "--archive-logs",
       "--archive-credentials-file",
     ]),
   );
