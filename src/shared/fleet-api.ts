@@ -47,26 +47,32 @@ export const HostQuerySchema = v.strictObject(
 );
 export type HostQuery = v.InferOutput<typeof HostQuerySchema>;
 
-/** One row of the fleet table: the stored summary plus what the server derives from it. */
-export interface HostRow {
+/** The latest summary of one host, as GET /hosts lists it (kept in memory by the file store). */
+export interface HostSummary {
   ip: string;
   hostname: string;
   fqdn: string;
   os: { platform: string; name: string; version: string };
   cpu_load_percent: number;
   memory: { total_bytes: number; available_bytes: number };
-  /** Fullest disk's used share, 0–100; null when the report listed no disk. */
+  /** The fullest disk's used share, 0–100; null when the report listed no disk. */
   disk_used_percent: number | null;
   users: string[];
   process_count: number;
   last_seen: string;
+  last_report_id: string;
   agent_version: string;
+  /** The enrolled agent's id (report.agent.id), null when the report came from an agent not enrolled. */
   agent_id: string | null;
+}
+
+/** One row of the fleet table: the stored summary plus what the server derives from it. */
+export type HostRow = Omit<HostSummary, "last_report_id"> & {
   /** Used memory, 0–100 (null when the total is unknown). */
   memory_used_percent: number | null;
   /** Silent: nothing received for more than three report intervals. */
   silent: boolean;
-}
+};
 
 export interface HostPage {
   /** Rows in this page. */

@@ -1,7 +1,6 @@
 // The paged, sorted, filtered fleet behind GET /hosts?limit=…: computed from the in-memory summaries on each
 // request (10,000 hosts filter and sort in a few milliseconds), so a browser never holds the whole fleet.
-import type { HostPage, HostQuery, HostRow, HostSortKey } from "../../shared/fleet-api.ts";
-import type { HostSummary } from "../store/types.ts";
+import type { HostPage, HostQuery, HostRow, HostSortKey, HostSummary } from "../../shared/fleet-api.ts";
 
 /** The label a host's OS is counted and filtered under: its own name, else its platform. */
 export function osLabel(summary: HostSummary): string {
@@ -10,20 +9,11 @@ export function osLabel(summary: HostSummary): string {
 
 export function toRow(summary: HostSummary, now: number, silentAfterMs: number): HostRow {
   const seen = Date.parse(summary.last_seen);
+  const { last_report_id: _, ...shown } = summary;
   return {
-    ip: summary.ip,
-    hostname: summary.hostname,
-    fqdn: summary.fqdn,
-    os: summary.os,
-    cpu_load_percent: summary.cpu_load_percent,
-    memory: summary.memory,
+    ...shown,
     // Summaries rebuilt from files written before this field existed have none.
     disk_used_percent: summary.disk_used_percent ?? null,
-    users: summary.users,
-    process_count: summary.process_count,
-    last_seen: summary.last_seen,
-    agent_version: summary.agent_version,
-    agent_id: summary.agent_id,
     memory_used_percent: memoryUsed(summary),
     silent: !Number.isFinite(seen) || now - seen > silentAfterMs,
   };

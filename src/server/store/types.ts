@@ -1,6 +1,7 @@
 // The storage interface the HTTP layer talks to. The day-file layout is the export format whatever the
 // backend; the embedded file store is the default, PostgreSQL or S3 can come behind the same calls.
 import { errorCode, errorMessage } from "../../shared/errors.ts";
+import type { HostSummary } from "../../shared/fleet-api.ts";
 
 export interface Stored {
   ip: string;
@@ -20,23 +21,7 @@ export interface FileInfo {
   location: "local" | "archive";
 }
 
-export interface HostSummary {
-  ip: string;
-  hostname: string;
-  fqdn: string;
-  os: { platform: string; name: string; version: string };
-  cpu_load_percent: number;
-  memory: { total_bytes: number; available_bytes: number };
-  /** The fullest disk's used share, 0–100; null when the report listed no disk. */
-  disk_used_percent: number | null;
-  users: string[];
-  process_count: number;
-  last_seen: string;
-  last_report_id: string;
-  agent_version: string;
-  /** The enrolled agent's id (report.agent.id), null when the report came from an agent not enrolled. */
-  agent_id: string | null;
-}
+export type { HostSummary } from "../../shared/fleet-api.ts";
 
 export interface DayFilter {
   /** received_at bounds, ISO 8601, inclusive. */
