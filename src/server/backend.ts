@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { AgentStore, type Agents } from "./agents/agent-store.ts";
 import { CommandHub, type Commands } from "./agents/command-hub.ts";
+import { AlertDb, type AlertState } from "./alerts/alert-db.ts";
 import { type TokenCheck, TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import type { GroupCommit } from "./db/group-commit.ts";
@@ -52,6 +53,8 @@ export interface Backend {
   fileStore: FileStore | null;
   /** relevo.db, for the alerts and the archive manifest (data directory only, for now). */
   stateDb: { db: Database; writer: GroupCommit } | null;
+  /** The alerts' state (relevo.db, or PostgreSQL shared by the servers), opened for --alerts. */
+  openAlertState(): AlertState;
   /** For the start line. */
   where: string;
   close(): Promise<void>;
@@ -94,6 +97,7 @@ async function openEmbedded(settings: BackendSettings, gate: TokenGate): Promise
       releases: new ReleaseStore(logs.db, dataDir),
       fileStore: store,
       stateDb: { db: logs.db, writer: logs.writer },
+      openAlertState: () => new AlertDb(logs.db, logs.writer),
       where: `data ${dataDir}, fsync ${settings.fsync}`,
       async close() {
         commands.close();
@@ -126,6 +130,7 @@ async function openDatabase(
   }
   // Loaded only here: a server on the data directory never loads the PostgreSQL backend.
   const { openPgBackend } = await import("./pg/open.ts");
+  const { PgAlertDb } = await import("./pg/alert-db.ts");
   const pg = await openPgBackend({
     ...database,
     clock: () => new Date(),
@@ -150,6 +155,7 @@ async function openDatabase(
     releases: null,
     fileStore: null,
     stateDb: null,
+    openAlertState: () => new PgAlertDb(pg.sql),
     where: `database ${where}`,
     close: () => pg.close(),
   };
