@@ -6,13 +6,14 @@ import { resolve } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { AgentStore, type Agents } from "./agents/agent-store.ts";
 import { CommandHub, type Commands } from "./agents/command-hub.ts";
+import { AlertDb, type AlertState } from "./alerts/alert-db.ts";
 import { type TokenCheck, TokenRegistry } from "./auth/tokens.ts";
 import type { DayZone } from "./day.ts";
 import type { GroupCommit } from "./db/group-commit.ts";
 import type { Logs } from "./logs/log-store.ts";
 import { openLogs } from "./logs/open.ts";
 import { redactUrl, type TlsMode } from "./pg/connect.ts";
-import { ReleaseStore } from "./releases/release-store.ts";
+import { ReleaseStore, type Releases } from "./releases/release-store.ts";
 import { type SoftwareLists, SoftwareStore } from "./software/software-store.ts";
 import { type FileStore, type FsyncMode, openFileStore } from "./store/file-store.ts";
 import type { JournalObserver } from "./store/journal-writer.ts";
@@ -46,12 +47,14 @@ export interface Backend {
   commands: Commands;
   /** The latest software and service list per host. */
   software: SoftwareLists | null;
-  /** Signed agent releases (data directory only, for now). */
-  releases: ReleaseStore | null;
+  /** Signed agent releases (files in the data directory, or chunks in PostgreSQL). */
+  releases: Releases | null;
   /** The day files themselves, for the archive (data directory only, for now). */
   fileStore: FileStore | null;
-  /** relevo.db, for the alerts and the archive manifest (data directory only, for now). */
+  /** relevo.db, for the archive manifest (data directory only, for now). */
   stateDb: { db: Database; writer: GroupCommit } | null;
+  /** The alerts' state (relevo.db, or PostgreSQL shared by the servers), opened for --alerts. */
+  openAlertState(): AlertState;
   /** For the start line. */
   where: string;
   close(): Promise<void>;
@@ -94,6 +97,7 @@ async function openEmbedded(settings: BackendSettings, gate: TokenGate): Promise
       releases: new ReleaseStore(logs.db, dataDir),
       fileStore: store,
       stateDb: { db: logs.db, writer: logs.writer },
+      openAlertState: () => new AlertDb(logs.db, logs.writer),
       where: `data ${dataDir}, fsync ${settings.fsync}`,
       async close() {
         commands.close();
@@ -126,6 +130,8 @@ async function openDatabase(
   }
   // Loaded only here: a server on the data directory never loads the PostgreSQL backend.
   const { openPgBackend } = await import("./pg/open.ts");
+  const { PgAlertDb } = await import("./pg/alert-db.ts");
+  const { PgReleaseStore } = await import("./pg/release-store.ts");
   const pg = await openPgBackend({
     ...database,
     clock: () => new Date(),
@@ -147,9 +153,10 @@ async function openDatabase(
     registry: pg.tokens,
     commands: pg.commands,
     software: pg.software,
-    releases: null,
+    releases: new PgReleaseStore(pg.sql),
     fileStore: null,
     stateDb: null,
+    openAlertState: () => new PgAlertDb(pg.sql),
     where: `database ${where}`,
     close: () => pg.close(),
   };

@@ -1,13 +1,11 @@
 // The operations parts around the store, wired once for `serve`: the metrics' gauges, and (with --alerts)
-// the alert engine, which hears every stored report and keeps its state in relevo.db.
+// the alert engine, which hears every stored report and keeps its state in relevo.db or PostgreSQL.
 
-import type { Database } from "bun:sqlite";
 import { UsageError } from "../shared/cli.ts";
-import { AlertDb } from "./alerts/alert-db.ts";
+import type { AlertState } from "./alerts/alert-db.ts";
 import { AlertEngine } from "./alerts/engine.ts";
 import { observeAppends } from "./alerts/observed-store.ts";
 import { type AlertsFile, AlertsFileError, readAlertsFile } from "./alerts/rules.ts";
-import type { GroupCommit } from "./db/group-commit.ts";
 import type { Logs } from "./logs/log-store.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { Store } from "./store/types.ts";
@@ -26,8 +24,8 @@ export function readAlerts(file: string | undefined): AlertsFile | null {
 interface OpsParts {
   store: Store;
   logs: Logs;
-  /** relevo.db, where the alerts keep their state; null on PostgreSQL (no alerts there yet). */
-  stateDb: { db: Database; writer: GroupCommit } | null;
+  /** Where the alerts keep their state (opened only with --alerts). */
+  alertState: AlertState | null;
   alertsFile: AlertsFile | null;
   /** The report interval agents are asked for (ms): silence is counted in it. */
   intervalMs: number;
@@ -45,7 +43,7 @@ export interface OpenOps {
 }
 
 export function openOps(metrics: ServerMetrics, parts: OpsParts): OpenOps {
-  const { store, logs, stateDb, alertsFile, clock } = parts;
+  const { store, logs, alertState, alertsFile, clock } = parts;
   metrics.attach({
     store,
     logs,
@@ -54,10 +52,10 @@ export function openOps(metrics: ServerMetrics, parts: OpsParts): OpenOps {
     perHostCap: parts.metricsPerHost,
   });
   const alerts =
-    alertsFile && stateDb
+    alertsFile && alertState
       ? new AlertEngine({
           file: alertsFile,
-          db: new AlertDb(stateDb.db, stateDb.writer),
+          db: alertState,
           store,
           clock,
           defaultIntervalMs: parts.intervalMs,
@@ -77,9 +75,9 @@ export function openOps(metrics: ServerMetrics, parts: OpsParts): OpenOps {
 
 function registerAlertMetrics(metrics: ServerMetrics, alerts: AlertEngine): void {
   const r = metrics.registry;
-  r.gauge("relevo_alerts_firing", "Alerts firing now, by rule", () => {
+  r.gauge("relevo_alerts_firing", "Alerts firing now, by rule", async () => {
     const counts = new Map<string, number>(alerts.rules.map((rule) => [rule.name, 0]));
-    for (const row of alerts.list().firing) counts.set(row.rule, (counts.get(row.rule) ?? 0) + 1);
+    for (const row of (await alerts.list()).firing) counts.set(row.rule, (counts.get(row.rule) ?? 0) + 1);
     return [...counts].map(([rule, value]) => ({ labels: { rule }, value }));
   });
   r.gauge("relevo_alert_deliveries_pending", "Webhook deliveries waiting (or retrying)", () =>

@@ -7,7 +7,7 @@ import type { AlertEngine } from "./alerts/engine.ts";
 import type { AuthOptions } from "./auth/guard.ts";
 import type { Logs } from "./logs/log-store.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
-import type { ReleaseStore } from "./releases/release-store.ts";
+import type { Releases } from "./releases/release-store.ts";
 import type { SoftwareLists } from "./software/software-store.ts";
 import type { Store } from "./store/types.ts";
 
@@ -38,7 +38,7 @@ export interface AppOptions {
   /** Operations: /metrics and /api/alerts (null leaves both out; /openapi.json and /docs are always there). */
   ops?: OpsOptions | null;
   /** Agent releases (update check, downloads) and commands over the agents' long-polls; null: none. */
-  releases?: ReleaseStore | null;
+  releases?: Releases | null;
   commands?: Commands | null;
   /** The latest software and service list per host (fed from accepted reports); null leaves its routes out. */
   software?: SoftwareLists | null;

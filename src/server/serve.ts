@@ -77,11 +77,6 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       : undefined;
   // Checked before anything opens: a mistake in the rules stops the start with every problem named.
   const alertsFile = readAlerts(settings.alertsFile);
-  if (alertsFile && settings.database) {
-    throw new UsageError(
-      "--alerts does not go with --database yet: alert state is kept in relevo.db, one server's own (run the alerts on a server with a data directory)",
-    );
-  }
   if (settings.archive && settings.database) {
     throw new UsageError(
       "--archive-url does not go with --database yet: the archive reads closed day files from a data directory (relevo-server export writes them from PostgreSQL)",
@@ -171,7 +166,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
   const opened = openOps(metrics, {
     store: archive?.view ?? backend.store,
     logs: backend.logs,
-    stateDb: backend.stateDb,
+    alertState: alertsFile ? backend.openAlertState() : null,
     alertsFile,
     intervalMs: interval,
     metricsPerHost: settings.metricsPerHost ?? 0,

@@ -3,7 +3,6 @@
 // load; PostgreSQL stopped and restarted under load (503, never a 500, never an acknowledgement lost, back by
 // itself); the statement timeout; a newer schema refused.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { jsonOf } from "../helpers/json.ts";
@@ -15,7 +14,7 @@ import {
   startPostgres,
 } from "../helpers/postgres.ts";
 import { sampleReport } from "../helpers/report.ts";
-import { BUN, REPO, type RunningServer, startServer, tempDir } from "../helpers/server.ts";
+import { BUN, REPO, type RunningServer, startServer } from "../helpers/server.ts";
 
 const missing = postgresMissing();
 let pg: PgCluster;
@@ -322,18 +321,9 @@ describe.skipIf(missing !== null)(
 
     test("flags that do not apply to PostgreSQL are refused with the reason", async () => {
       const url = await pg.createDatabase(databaseName("flags"));
-      const alerts = join(tempDir(), "alerts.json");
-      writeFileSync(
-        alerts,
-        JSON.stringify({
-          webhooks: [{ name: "ops", url: "http://127.0.0.1:9/" }],
-          rules: [{ name: "collectors", type: "collector_errors" }],
-        }),
-      );
       for (const [flag, why] of [
         [["--fsync", "never"], "synchronous_commit"],
         [["--logs-max-bytes", "1000000"], "VACUUM"],
-        [["--alerts", alerts], "--alerts does not go with --database"],
         [["--archive-url", "s3://bucket/days"], "--archive-url does not go with --database"],
       ] as const) {
         const proc = Bun.spawn(

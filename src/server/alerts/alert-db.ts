@@ -24,7 +24,42 @@ export interface OutboxRow {
   next_at: number;
 }
 
-export class AlertDb {
+/** A state change decided by the engine, written with its webhook deliveries. */
+export interface AlertChange {
+  row: AlertRow;
+  /** The row the engine saw before (absent when the alert was not firing): a shared store changes only from it. */
+  previous?: AlertRow | undefined;
+  deliveries: readonly { webhook: string; body: string }[];
+}
+
+type Maybe<T> = T | Promise<T>;
+
+/**
+ * Where the engine keeps its state: relevo.db (one server) or PostgreSQL (several; see pg/alert-db.ts).
+ * `change` returns the changes that took effect: on a shared store another server may have made the same
+ * transition first, and then that change (and its deliveries) is not written again.
+ */
+export interface AlertState {
+  /** True when several servers share the state (the engine reads it again before each round). */
+  readonly shared: boolean;
+  firing(): Maybe<AlertRow[]>;
+  recent(limit: number): Maybe<AlertRow[]>;
+  change(changes: readonly AlertChange[]): Promise<readonly AlertChange[]>;
+  /** Deliveries due now, claimed by this server (another server does not send them meanwhile). */
+  due(now: number, limit: number): Maybe<OutboxRow[]>;
+  nextDue(): Maybe<number | null>;
+  pending(): Maybe<number>;
+  delivered(id: number): Promise<void>;
+  retryLater(id: number, attempts: number, nextAt: number): Promise<void>;
+  logCount(level: number, sinceMicros: number, service: string | undefined): Maybe<number>;
+  /** Whether this server runs the timed rules now (one server at a time on a shared store). */
+  lead(): Maybe<boolean>;
+  close(): Promise<void>;
+}
+
+export class AlertDb implements AlertState {
+  readonly shared = false;
+
   constructor(
     private readonly db: Database,
     private readonly writer: GroupCommit,
@@ -43,10 +78,8 @@ export class AlertDb {
   }
 
   /** Writes the new states of alerts and queues their deliveries, all in one transaction. */
-  async change(
-    changes: readonly { row: AlertRow; deliveries: readonly { webhook: string; body: string }[] }[],
-  ): Promise<void> {
-    if (changes.length === 0) return;
+  async change(changes: readonly AlertChange[]): Promise<readonly AlertChange[]> {
+    if (changes.length === 0) return changes;
     await this.writer.run(() => {
       const upsert = this.db.query(
         `INSERT INTO alerts (rule, subject, state, severity, started_at, resolved_at, updated_at, value, message)
@@ -63,7 +96,14 @@ export class AlertDb {
         for (const { webhook, body } of deliveries) insert.run(webhook, body, row.updated_at, row.updated_at);
       }
     });
+    return changes;
   }
+
+  lead(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {}
 
   due(now: number, limit: number): OutboxRow[] {
     return this.db

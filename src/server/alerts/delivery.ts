@@ -3,12 +3,14 @@
 // attempts, then it is dropped, logged and counted. Never on the ingest path: it runs on its own timer.
 import { errorMessage } from "../../shared/errors.ts";
 import { logger } from "../../shared/log.ts";
-import type { AlertDb, OutboxRow } from "./alert-db.ts";
+import type { AlertState, OutboxRow } from "./alert-db.ts";
 import type { WebhookConfig } from "./rules.ts";
 
 const alertLog = logger("alerts");
 const TIMEOUT_MS = 10_000;
 const BATCH = 32;
+/** On a shared store another server may queue deliveries (or die holding some): look this often at least. */
+const SHARED_POLL_MS = 2_000;
 
 export interface RetryPolicy {
   attempts: number;
@@ -32,7 +34,7 @@ export class Deliverer {
   readonly #hooks: Map<string, WebhookConfig>;
 
   constructor(
-    private readonly db: AlertDb,
+    private readonly db: AlertState,
     webhooks: readonly WebhookConfig[],
     private readonly retry: RetryPolicy,
     private readonly clock: () => Date,
@@ -55,11 +57,14 @@ export class Deliverer {
       .catch((error) => alertLog.warn(`webhook delivery failed: ${errorMessage(error)}`))
       .finally(() => {
         this.#running = null;
-        this.#schedule();
+        this.#schedule().catch((error) => {
+          alertLog.warn(`webhook delivery: cannot read the outbox: ${errorMessage(error)}`);
+          if (this.db.shared && !this.#stopped) this.#timer = setTimeout(() => this.kick(), SHARED_POLL_MS);
+        });
       });
   }
 
-  pendingCount(): number {
+  pendingCount(): number | Promise<number> {
     return this.db.pending();
   }
 
@@ -70,17 +75,19 @@ export class Deliverer {
     await this.#running;
   }
 
-  #schedule(): void {
+  async #schedule(): Promise<void> {
     if (this.#stopped) return;
-    const next = this.db.nextDue();
-    if (next === null) return;
-    const wait = Math.max(0, next - this.clock().getTime());
+    const next = await this.db.nextDue();
+    if (this.#stopped) return;
+    let wait = next === null ? null : Math.max(0, next - this.clock().getTime());
+    if (this.db.shared) wait = Math.min(wait ?? SHARED_POLL_MS, SHARED_POLL_MS);
+    if (wait === null) return;
     this.#timer = setTimeout(() => this.kick(), wait);
   }
 
   async #round(): Promise<void> {
     for (;;) {
-      const due = this.db.due(this.clock().getTime(), BATCH);
+      const due = await this.db.due(this.clock().getTime(), BATCH);
       if (due.length === 0) return;
       await Promise.all(due.map((row) => this.#send(row)));
       if (this.#stopped) return;

@@ -5,7 +5,7 @@ import { errorMessage } from "../../shared/errors.ts";
 import { logger } from "../../shared/log.ts";
 import { SEVERITY_LEVEL } from "../../shared/logs.ts";
 import type { Store } from "../store/types.ts";
-import type { AlertDb, AlertRow } from "./alert-db.ts";
+import type { AlertRow, AlertState } from "./alert-db.ts";
 import { Deliverer } from "./delivery.ts";
 import { readField } from "./fields.ts";
 import type { AlertRule, AlertsFile } from "./rules.ts";
@@ -18,7 +18,8 @@ const RECENT = 50;
 
 export interface AlertEngineOptions {
   file: AlertsFile;
-  db: AlertDb;
+  /** relevo.db, or PostgreSQL shared by several servers. */
+  db: AlertState;
   store: Store;
   clock: () => Date;
   /** The report interval a silent rule counts in when it names none (ms). */
@@ -60,7 +61,14 @@ export class AlertEngine {
       { attempts: retry.attempts, initialMs: retry.initial, maxMs: retry.max },
       o.clock,
     );
-    for (const row of o.db.firing()) this.#firing.set(key(row.rule, row.subject), row);
+    void this.#enqueue(() => this.#reload());
+  }
+
+  /** The firing alerts as the store has them (before each round when other servers change them too). */
+  async #reload(): Promise<void> {
+    const rows = await this.o.db.firing();
+    this.#firing.clear();
+    for (const row of rows) this.#firing.set(key(row.rule, row.subject), row);
   }
 
   get rules(): readonly AlertRule[] {
@@ -78,6 +86,7 @@ export class AlertEngine {
     if (this.#timer) clearInterval(this.#timer);
     await this.#chain;
     await this.deliverer.stop();
+    await this.o.db.close();
   }
 
   /** A report was stored for `ip`: evaluated soon, never before the upload is answered. */
@@ -100,8 +109,8 @@ export class AlertEngine {
     await this.#chain;
   }
 
-  list(): AlertsAnswer {
-    return { firing: this.o.db.firing(), recent: this.o.db.recent(RECENT) };
+  async list(): Promise<AlertsAnswer> {
+    return { firing: await this.o.db.firing(), recent: await this.o.db.recent(RECENT) };
   }
 
   #enqueue(work: () => Promise<void>): Promise<void> {
@@ -114,6 +123,7 @@ export class AlertEngine {
   async #drain(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
+    if (this.o.db.shared) await this.#reload();
     const changes: Change[] = [];
     for (const { ip, json } of batch) {
       let report: unknown;
@@ -180,6 +190,9 @@ export class AlertEngine {
   }
 
   async #timed(): Promise<void> {
+    // Several servers on one store: only the one holding the evaluator's lock runs the timed rules.
+    if (!(await this.o.db.lead())) return;
+    if (this.o.db.shared) await this.#reload();
     const now = this.o.clock().getTime();
     const changes: Change[] = [];
     const hosts = this.o.file.rules.some((rule) => rule.type === "silent") ? await this.o.store.hosts() : [];
@@ -201,7 +214,7 @@ export class AlertEngine {
           if (change) changes.push(change);
         }
       } else if (rule.type === "log_rate") {
-        const count = this.o.db.logCount(
+        const count = await this.o.db.logCount(
           SEVERITY_LEVEL[rule.severity_at_least],
           (now - rule.window) * 1000,
           rule.service,
@@ -250,21 +263,23 @@ export class AlertEngine {
   async #commit(changes: readonly Change[]): Promise<void> {
     if (changes.length === 0) return;
     const names = new Map((await this.o.store.hosts()).map((host) => [host.ip, host.hostname]));
-    const writes = changes.map(({ rule, row }) => {
+    const writes = changes.map(({ rule, row, previous }) => {
       const webhooks = this.o.file.webhooks.filter(
         (hook) => !rule.webhooks || rule.webhooks.includes(hook.name),
       );
       const hostname = names.get(row.subject) ?? null;
       return {
         row,
+        previous,
         deliveries: webhooks.map((hook) => ({
           webhook: hook.name,
           body: JSON.stringify(notification(hook.format, row, hostname)),
         })),
       };
     });
+    let applied: Awaited<ReturnType<AlertState["change"]>>;
     try {
-      await this.o.db.change(writes);
+      applied = await this.o.db.change(writes);
     } catch (error) {
       for (const { id, previous } of [...changes].reverse()) {
         if (previous) this.#firing.set(id, previous);
@@ -272,9 +287,10 @@ export class AlertEngine {
       }
       throw error;
     }
-    for (const { row } of changes)
+    // On a shared store another server may have made a transition first: it announced it, not this one.
+    for (const { row } of applied)
       alertLog.info(`${row.state}: ${row.rule} for ${row.subject}: ${row.message}`);
-    if (writes.some((write) => write.deliveries.length)) this.deliverer.kick();
+    if (applied.some((write) => write.deliveries.length)) this.deliverer.kick();
   }
 }
 

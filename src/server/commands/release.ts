@@ -11,21 +11,34 @@ import { type PublicKey, parsePublicKey } from "../../shared/release/minisign.ts
 import { generateKeyPair } from "../../shared/release/minisign-sign.ts";
 import { parseSemver } from "../../shared/semver.ts";
 import { openStateDb } from "../db/state-db.ts";
-import { ReleaseError, ReleaseStore } from "../releases/release-store.ts";
+import { ReleaseError, ReleaseStore, type Releases } from "../releases/release-store.ts";
+import { databaseArg, databaseUrl, withDatabase } from "./_database.ts";
 import { dataDir } from "./token.ts";
 
 const dataArg = {
   data: { type: "string", default: "./data", description: "The server's data directory" },
+  ...databaseArg,
 } as const satisfies ArgsDef;
 
-function withReleases<T>(data: string, work: (releases: ReleaseStore) => Promise<T> | T): Promise<T> {
-  const dir = dataDir(data);
+function withReleases<T>(
+  args: { data: string; database?: string },
+  work: (releases: Releases) => Promise<T> | T,
+): Promise<T> {
+  const asUsage = (error: unknown) => {
+    throw error instanceof ReleaseError ? new UsageError(error.message) : error;
+  };
+  const url = databaseUrl(args);
+  if (url) {
+    return withDatabase(url, async (sql) => {
+      const { PgReleaseStore } = await import("../pg/release-store.ts");
+      return await work(new PgReleaseStore(sql));
+    }).catch(asUsage);
+  }
+  const dir = dataDir(args.data);
   const state = openStateDb(dir, { now: new Date() });
   return Promise.resolve()
     .then(() => work(new ReleaseStore(state.db, dir)))
-    .catch((error) => {
-      throw error instanceof ReleaseError ? new UsageError(error.message) : error;
-    })
+    .catch(asUsage)
     .finally(() => state.close());
 }
 
@@ -119,7 +132,7 @@ const add = defineCommand({
     if (args.url !== undefined && !/^https?:\/\/[^\s]+$/.test(args.url)) {
       throw new UsageError(`--url must be an http(s) URL, got "${args.url}"`);
     }
-    return withReleases(args.data, async (releases) => {
+    return withReleases(args, async (releases) => {
       const { row, files } = await releases.add(resolve(args.dir), {
         keys,
         changelog,
@@ -138,8 +151,8 @@ const list = defineCommand({
   meta: { name: "list", description: "List imported releases, newest first" },
   args: { ...dataArg },
   run({ args }) {
-    return withReleases(args.data, (releases) => {
-      const rows = releases.list();
+    return withReleases(args, async (releases) => {
+      const rows = await releases.list();
       if (!rows.length) {
         console.log("no releases (relevo-server release add DIR --public-key FILE imports one)");
         return;
@@ -164,8 +177,8 @@ const remove = defineCommand({
   args: { ...dataArg, version: { type: "positional", required: true, description: "The version" } },
   run({ args }) {
     const version = versionArg(args.version);
-    return withReleases(args.data, (releases) => {
-      if (!releases.remove(version))
+    return withReleases(args, async (releases) => {
+      if (!(await releases.remove(version)))
         throw new UsageError(`no release ${version} (see: relevo-server release list)`);
       console.log(`removed release ${version}`);
     });
@@ -182,8 +195,8 @@ const rollout = defineCommand({
   run({ args }) {
     const version = versionArg(args.version);
     const percent = percentOf(args.percent);
-    return withReleases(args.data, (releases) => {
-      if (!releases.setPercent(version, percent)) throw new UsageError(`no release ${version}`);
+    return withReleases(args, async (releases) => {
+      if (!(await releases.setPercent(version, percent))) throw new UsageError(`no release ${version}`);
       console.log(`release ${version} is offered to ${percent} % of the agents`);
     });
   },

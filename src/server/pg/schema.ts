@@ -196,4 +196,54 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await sql`CREATE INDEX software_changes_at ON software_changes (at, id)`;
     },
   },
+  {
+    version: 7,
+    name: "alerts and their webhook outbox; agent releases",
+    async up(sql) {
+      // As relevo.db's (times in ms since the epoch). A transition is made by a conditional write (see
+      // pg/alert-db.ts), so two servers hearing the same breach write it, and queue its deliveries, once.
+      await sql`CREATE TABLE alerts (
+        rule text NOT NULL,
+        subject text NOT NULL,
+        state text NOT NULL CHECK (state IN ('firing', 'resolved')),
+        severity text NOT NULL,
+        started_at bigint NOT NULL,
+        resolved_at bigint,
+        updated_at bigint NOT NULL,
+        value double precision,
+        message text NOT NULL,
+        PRIMARY KEY (rule, subject)
+      )`;
+      await sql`CREATE INDEX alerts_state ON alerts (state, started_at)`;
+      await sql`CREATE TABLE alert_outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        webhook text NOT NULL,
+        body text NOT NULL,
+        created_at bigint NOT NULL,
+        attempts integer NOT NULL,
+        next_at bigint NOT NULL
+      )`;
+      await sql`CREATE INDEX alert_outbox_next ON alert_outbox (next_at, id)`;
+      // Agent releases, so every server offers the same ones (as relevo.db's), and their executables in
+      // chunks (bytea under 1 GB each, streamed out one at a time), so any server serves the download.
+      await sql`CREATE TABLE releases (
+        version text PRIMARY KEY,
+        released_at text NOT NULL,
+        added_at bigint NOT NULL,
+        key_id text NOT NULL,
+        percent integer NOT NULL CHECK (percent BETWEEN 1 AND 100),
+        changelog text NOT NULL,
+        sums text NOT NULL,
+        signature text NOT NULL,
+        url_base text
+      )`;
+      await sql`CREATE TABLE release_chunks (
+        version text NOT NULL REFERENCES releases (version) ON DELETE CASCADE,
+        file text NOT NULL,
+        n integer NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (version, file, n)
+      )`;
+    },
+  },
 ];

@@ -53,7 +53,117 @@ export function inRollout(agentId: number, version: string, percent: number): bo
   return digest.readUInt16BE(0) % 100 < percent;
 }
 
-export class ReleaseStore {
+type Maybe<T> = T | Promise<T>;
+
+export interface AddOptions {
+  keys: readonly PublicKey[];
+  changelog: string;
+  percent: number;
+  urlBase: string | null;
+  now: Date;
+}
+
+/** The releases the update check offers: the data directory's (below) or PostgreSQL's (pg/release-store.ts). */
+export interface Releases {
+  add(source: string, options: AddOptions): Promise<{ row: ReleaseRow; files: string[] }>;
+  get(version: string): Maybe<ReleaseRow | null>;
+  /** Newest first. */
+  list(): Maybe<ReleaseRow[]>;
+  remove(version: string): Maybe<boolean>;
+  setPercent(version: string, percent: number): Maybe<boolean>;
+  offerFor(agentId: number, current: string, platform: string): Maybe<Offer | null>;
+  /** A served executable's bytes, or null when there is no such release file. */
+  download(version: string, file: string): Maybe<Blob | ReadableStream<Uint8Array> | null>;
+}
+
+/** A release directory checked: signed by a trusted key, every executable present (unless --url) as signed. */
+export interface VerifiedSource {
+  version: string;
+  row: ReleaseRow;
+  /** The agent executables the sums name. */
+  files: string[];
+  /** Those of them in the directory (all of them without --url). */
+  present: string[];
+}
+
+export async function verifySource(source: string, options: AddOptions): Promise<VerifiedSource> {
+  const read = (name: string) => {
+    const path = join(source, name);
+    if (!existsSync(path)) throw new ReleaseError(`${source} has no ${name}`);
+    return readFileSync(path, "utf8");
+  };
+  const sums = read(SUMS_FILE);
+  const signature = read(SIGNATURE_FILE);
+  const verified = await verifyRelease(sums, signature, options.keys).catch((error: Error) => {
+    throw new ReleaseError(`${join(source, SIGNATURE_FILE)}: ${error.message}`);
+  });
+  const files = [...verified.sums.keys()].filter(
+    (name) => EXECUTABLE_NAME.test(name) && name.startsWith("relevo-agent-"),
+  );
+  if (!files.length) throw new ReleaseError(`${SUMS_FILE} names no relevo-agent executable`);
+  // Without a download base the files are served by relevo itself: each must be here, as signed.
+  const present = files.filter((name) => existsSync(join(source, name)));
+  if (!options.urlBase && present.length !== files.length) {
+    const missing = files.filter((name) => !present.includes(name));
+    throw new ReleaseError(
+      `${source} lacks ${missing.join(", ")} (named in ${SUMS_FILE}); pass --url to serve them elsewhere`,
+    );
+  }
+  for (const name of present) {
+    const actual = sha256Hex(new Uint8Array(readFileSync(join(source, name))));
+    if (actual !== verified.sums.get(name)) {
+      throw new ReleaseError(
+        `${name}: its SHA-256 ${actual} differs from the signed ${SUMS_FILE}; not imported`,
+      );
+    }
+  }
+  const row: ReleaseRow = {
+    version: verified.version,
+    released_at: verified.date,
+    added_at: options.now.getTime(),
+    key_id: verified.keyId,
+    percent: options.percent,
+    changelog: options.changelog,
+    sums,
+    signature,
+    url_base: options.urlBase,
+  };
+  return { version: verified.version, row, files, present };
+}
+
+/** Newest first. */
+export function newestFirst(rows: ReleaseRow[]): ReleaseRow[] {
+  return rows.sort((a, b) => {
+    const x = parseSemver(a.version);
+    const y = parseSemver(b.version);
+    return x && y ? compareSemver(y, x) : 0;
+  });
+}
+
+/** The newest release (of `list`, newest first) newer than `current` with an executable for `platform` whose rollout includes the agent. */
+export function pickOffer(
+  list: readonly ReleaseRow[],
+  agentId: number,
+  current: string,
+  platform: string,
+): Offer | null {
+  const own = parseSemver(current);
+  if (!own) return null;
+  const file = agentFileFor(platform);
+  for (const release of list) {
+    const version = parseSemver(release.version);
+    if (!version || compareSemver(version, own) <= 0) break;
+    if (!inRollout(agentId, release.version, release.percent)) continue;
+    const line = release.sums
+      .split("\n")
+      .find((one) => one.trimEnd().endsWith(` ${file}`) || one.trimEnd().endsWith(`*${file}`));
+    const sha256 = line?.slice(0, 64);
+    if (sha256 && /^[0-9a-f]{64}$/.test(sha256)) return { release, file, sha256 };
+  }
+  return null;
+}
+
+export class ReleaseStore implements Releases {
   constructor(
     private readonly db: Database,
     private readonly dataDir: string,
@@ -65,48 +175,10 @@ export class ReleaseStore {
     return join(this.dataDir, RELEASES_DIR, version);
   }
 
-  async add(
-    source: string,
-    options: {
-      keys: readonly PublicKey[];
-      changelog: string;
-      percent: number;
-      urlBase: string | null;
-      now: Date;
-    },
-  ): Promise<{ row: ReleaseRow; files: string[] }> {
-    const read = (name: string) => {
-      const path = join(source, name);
-      if (!existsSync(path)) throw new ReleaseError(`${source} has no ${name}`);
-      return readFileSync(path, "utf8");
-    };
-    const sums = read(SUMS_FILE);
-    const signature = read(SIGNATURE_FILE);
-    const verified = await verifyRelease(sums, signature, options.keys).catch((error: Error) => {
-      throw new ReleaseError(`${join(source, SIGNATURE_FILE)}: ${error.message}`);
-    });
-    if (this.get(verified.version)) throw new ReleaseError(`release ${verified.version} is already imported`);
-    const files = [...verified.sums.keys()].filter(
-      (name) => EXECUTABLE_NAME.test(name) && name.startsWith("relevo-agent-"),
-    );
-    if (!files.length) throw new ReleaseError(`${SUMS_FILE} names no relevo-agent executable`);
-    // Without a download base the files are served by relevo itself: each must be here, as signed.
-    const present = files.filter((name) => existsSync(join(source, name)));
-    if (!options.urlBase && present.length !== files.length) {
-      const missing = files.filter((name) => !present.includes(name));
-      throw new ReleaseError(
-        `${source} lacks ${missing.join(", ")} (named in ${SUMS_FILE}); pass --url to serve them elsewhere`,
-      );
-    }
-    for (const name of present) {
-      const actual = sha256Hex(new Uint8Array(readFileSync(join(source, name))));
-      if (actual !== verified.sums.get(name)) {
-        throw new ReleaseError(
-          `${name}: its SHA-256 ${actual} differs from the signed ${SUMS_FILE}; not imported`,
-        );
-      }
-    }
-    const final = this.dir(verified.version);
+  async add(source: string, options: AddOptions): Promise<{ row: ReleaseRow; files: string[] }> {
+    const { version, row, files, present } = await verifySource(source, options);
+    if (this.get(version)) throw new ReleaseError(`release ${version} is already imported`);
+    const final = this.dir(version);
     const work = `${final}.partial-${process.pid}`;
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true, mode: 0o700 });
@@ -121,17 +193,6 @@ export class ReleaseStore {
       rmSync(work, { recursive: true, force: true });
       throw error;
     }
-    const row: ReleaseRow = {
-      version: verified.version,
-      released_at: verified.date,
-      added_at: options.now.getTime(),
-      key_id: verified.keyId,
-      percent: options.percent,
-      changelog: options.changelog,
-      sums,
-      signature,
-      url_base: options.urlBase,
-    };
     this.db
       .query(
         "INSERT INTO releases (version, released_at, added_at, key_id, percent, changelog, sums, signature, url_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -156,12 +217,7 @@ export class ReleaseStore {
 
   /** Newest first. */
   list(): ReleaseRow[] {
-    const rows = this.db.query("SELECT * FROM releases").all() as ReleaseRow[];
-    return rows.sort((a, b) => {
-      const x = parseSemver(a.version);
-      const y = parseSemver(b.version);
-      return x && y ? compareSemver(y, x) : 0;
-    });
+    return newestFirst(this.db.query("SELECT * FROM releases").all() as ReleaseRow[]);
   }
 
   remove(version: string): boolean {
@@ -176,22 +232,13 @@ export class ReleaseStore {
     );
   }
 
-  /** The newest release newer than `current` with an executable for `platform` whose rollout includes the agent. */
   offerFor(agentId: number, current: string, platform: string): Offer | null {
-    const own = parseSemver(current);
-    if (!own) return null;
-    const file = agentFileFor(platform);
-    for (const release of this.list()) {
-      const version = parseSemver(release.version);
-      if (!version || compareSemver(version, own) <= 0) break;
-      if (!inRollout(agentId, release.version, release.percent)) continue;
-      const line = release.sums
-        .split("\n")
-        .find((one) => one.trimEnd().endsWith(` ${file}`) || one.trimEnd().endsWith(`*${file}`));
-      const sha256 = line?.slice(0, 64);
-      if (sha256 && /^[0-9a-f]{64}$/.test(sha256)) return { release, file, sha256 };
-    }
-    return null;
+    return pickOffer(this.list(), agentId, current, platform);
+  }
+
+  download(version: string, file: string): Blob | ReadableStream<Uint8Array> | null {
+    const path = this.filePath(version, file);
+    return path ? Bun.file(path) : null;
   }
 
   /** The path of a served file, or null: both parts are checked before they reach the path. */

@@ -203,7 +203,7 @@ export function agentRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions): H
           c.req.header("x-agent-platform"),
           (await agents.get(id, clock()))?.os_type,
         );
-        const offer = releases && platform ? releases.offerFor(id, current, platform) : null;
+        const offer = releases && platform ? await releases.offerFor(id, current, platform) : null;
         const answer: UpdateCheckAnswer = offer
           ? {
               update_available: true,

@@ -18,8 +18,8 @@ export function alertsRoute(kit: RouteKit, engine: AlertEngine): Hono<AppEnv> {
         responses: { 200: { description: "The alerts", schema: AlertsAnswerSchema } },
       },
     },
-    (c) => {
-      const { firing, recent } = engine.list();
+    async (c) => {
+      const { firing, recent } = await engine.list();
       const shape = (row: (typeof firing)[number]) => ({
         rule: row.rule,
         subject: row.subject,

@@ -131,10 +131,10 @@ export function controlRoutes(kit: RouteKit, agents: Agents, auth: AuthOptions):
       endpoint(
         kit,
         { method: "GET", path: "/api/updates/download/:version/:file", role: null },
-        (c) => {
-          const path = releases.filePath(c.req.param("version") ?? "", c.req.param("file") ?? "");
-          if (!path) throw new ApiError(404, "not_found", "no such release file");
-          return new Response(Bun.file(path), {
+        async (c) => {
+          const body = await releases.download(c.req.param("version") ?? "", c.req.param("file") ?? "");
+          if (!body) throw new ApiError(404, "not_found", "no such release file");
+          return new Response(body, {
             headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
           });
         },
