@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import type { SQL } from "bun";
 import { UsageError } from "../shared/cli.ts";
 import { AgentStore, type Agents } from "./agents/agent-store.ts";
 import { CommandHub, type Commands } from "./agents/command-hub.ts";
@@ -12,6 +13,7 @@ import type { GroupCommit } from "./db/group-commit.ts";
 import type { Logs } from "./logs/log-store.ts";
 import { openLogs } from "./logs/open.ts";
 import { redactUrl, type TlsMode } from "./pg/connect.ts";
+import type { PgReportStore } from "./pg/report-store.ts";
 import { ReleaseStore } from "./releases/release-store.ts";
 import { type SoftwareLists, SoftwareStore } from "./software/software-store.ts";
 import { type FileStore, type FsyncMode, openFileStore } from "./store/file-store.ts";
@@ -52,6 +54,8 @@ export interface Backend {
   fileStore: FileStore | null;
   /** relevo.db, for the alerts and the archive manifest (data directory only, for now). */
   stateDb: { db: Database; writer: GroupCommit } | null;
+  /** The PostgreSQL client and report store, for the archive (--database only). */
+  pg: { sql: SQL; reports: PgReportStore } | null;
   /** For the start line. */
   where: string;
   close(): Promise<void>;
@@ -94,6 +98,7 @@ async function openEmbedded(settings: BackendSettings, gate: TokenGate): Promise
       releases: new ReleaseStore(logs.db, dataDir),
       fileStore: store,
       stateDb: { db: logs.db, writer: logs.writer },
+      pg: null,
       where: `data ${dataDir}, fsync ${settings.fsync}`,
       async close() {
         commands.close();
@@ -150,6 +155,7 @@ async function openDatabase(
     releases: null,
     fileStore: null,
     stateDb: null,
+    pg: { sql: pg.sql, reports: pg.store },
     where: `database ${where}`,
     close: () => pg.close(),
   };

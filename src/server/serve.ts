@@ -81,11 +81,6 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       "--alerts does not go with --database yet: alert state is kept in relevo.db, one server's own (run the alerts on a server with a data directory)",
     );
   }
-  if (settings.archive && settings.database) {
-    throw new UsageError(
-      "--archive-url does not go with --database yet: the archive reads closed day files from a data directory (relevo-server export writes them from PostgreSQL)",
-    );
-  }
   const loopback = isLoopback(settings.host);
   const proxied = settings.trustProxy.length > 0;
   const gate: TokenGate = (registry, hint) => {
@@ -114,21 +109,30 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     gate,
   );
   const { registry, software } = backend;
-  const archive =
-    settings.archive && backend.fileStore && backend.stateDb
-      ? openArchive(
+  const archive = !settings.archive
+    ? null
+    : backend.pg
+      ? await (await import("./pg/archive.ts")).openPgArchive(
           settings.archive,
-          backend.fileStore,
-          backend.stateDb.db,
+          backend.pg.sql,
+          backend.pg.reports,
           settings.dayZone,
           () => new Date(),
         )
-      : null;
+      : backend.fileStore && backend.stateDb
+        ? openArchive(
+            settings.archive,
+            backend.fileStore,
+            backend.stateDb.db,
+            settings.dayZone,
+            () => new Date(),
+          )
+        : null;
   const schedule =
     archive && settings.archive
       ? new ArchiveSchedule(
           archive.archiver,
-          archive.manifest,
+          "cached" in archive.manifest ? archive.manifest.cached : archive.manifest,
           settings.archive,
           settings.dayZone,
           () => new Date(),

@@ -334,11 +334,9 @@ describe.skipIf(missing !== null)(
         [["--fsync", "never"], "synchronous_commit"],
         [["--logs-max-bytes", "1000000"], "VACUUM"],
         [["--alerts", alerts], "--alerts does not go with --database"],
-        [["--archive-url", "s3://bucket/days"], "--archive-url does not go with --database"],
       ] as const) {
         const proc = Bun.spawn(
           [BUN, join(REPO, "src/server/cli.ts"), "serve", "--port", "0", "--database", url, ...flag],
-          // Archive credentials present, so the refusal is about --database, not about them.
           {
             stdout: "ignore",
             stderr: "pipe",
