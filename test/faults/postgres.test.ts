@@ -340,7 +340,6 @@ describe.skipIf(missing !== null)(
           {
             stdout: "ignore",
             stderr: "pipe",
-            env: { ...process.env, AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" },
           },
         );
         const err = await new Response(proc.stderr).text();

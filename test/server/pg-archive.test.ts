@@ -20,7 +20,7 @@ import { openFileStore } from "../../src/server/store/file-store.ts";
 import type { Store } from "../../src/server/store/types.ts";
 import { databaseName, type PgCluster, postgresMissing, startPostgres } from "../helpers/postgres.ts";
 import { sampleReport } from "../helpers/report.ts";
-import { tempDir } from "../helpers/server.ts";
+import { BUN, REPO, tempDir } from "../helpers/server.ts";
 import { KEYS, type S3Server, startS3 } from "./archive/_s3.ts";
 
 const missing = postgresMissing() ?? (Bun.which("node") ? null : "node is needed to run s3rver");
@@ -236,4 +236,70 @@ describe.skipIf(missing !== null)(`archive over PostgreSQL${missing ? ` (skipped
       await s.close();
     }
   }, 60_000);
+
+  test("archive status, verify and restore with --database; restore imports the day back", async () => {
+    const s = await setup();
+    const shared = settings();
+    try {
+      const archive = await openPgArchive(shared, s.sql, s.store, "utc", s.clock);
+      const app = createApp({ store: archive.view, version: "t", clock: s.clock });
+      const query = `/query?ip=${IPS[1]}&date=${PAST}`;
+      const before = await (await app.request(query, {}, PEER)).text();
+      expect((await archive.archiver.run()).archived).toHaveLength(2);
+      const flags = [
+        "--database",
+        s.url,
+        "--archive-url",
+        `s3://relevo/${shared.prefix}`,
+        "--archive-endpoint",
+        s3.endpoint,
+        "--archive-region",
+        "us-east-1",
+      ];
+      const cli = async (...args: string[]) => {
+        const proc = Bun.spawn([BUN, join(REPO, "src/server/cli.ts"), "archive", ...args], {
+          stdout: "pipe",
+          stderr: "pipe",
+          env: { ...process.env, ...KEYS },
+        });
+        const [out, err] = await Promise.all([
+          new Response(proc.stdout).text(),
+          new Response(proc.stderr).text(),
+        ]);
+        return { code: await proc.exited, out, err };
+      };
+      const status = await cli("status", ...flags, "--json");
+      expect(status.code).toBe(0);
+      const answer = JSON.parse(status.out) as {
+        archived: number;
+        failed: unknown[];
+        pending_days: string[];
+      };
+      expect(answer.archived).toBe(2);
+      expect(answer.failed).toEqual([]);
+      // (the command goes by the real clock, so the test's "today" is due by now)
+      expect(answer.pending_days).toEqual(["2026-01-20"]);
+      const verify = await cli("verify", ...flags, "--all");
+      expect(verify.out).toContain("checked 2 object(s): 2 good, 0 bad");
+      expect(verify.code).toBe(0);
+
+      const bad = await cli("restore", ...flags, "--ip", "not-an-ip", "--date", PAST);
+      expect(bad.code).not.toBe(0);
+      expect(bad.err).toContain("--ip not-an-ip is not an IPv4 or IPv6 address");
+      const restored = await cli("restore", ...flags, "--ip", IPS[1] as string, "--date", PAST);
+      expect(restored.err).toBe("");
+      expect(restored.out).toContain("2 stored now");
+      expect(restored.code).toBe(0);
+      expect(await partitionExists(s.sql, PAST)).toBe(true);
+      expect(await (await app.request(query, {}, PEER)).text()).toBe(before);
+      expect((await archive.manifest.get(dayFileName(IPS[1] as string, PAST)))?.state).toBe("restored");
+      const again = await cli("restore", ...flags, "--ip", IPS[1] as string, "--date", PAST);
+      expect(again.code).not.toBe(0);
+      expect(again.err).toContain("restored already");
+      // A restored day is not archived again.
+      expect((await archive.archiver.run({ dryRun: true })).chosen).not.toContain(PAST);
+    } finally {
+      await s.close();
+    }
+  }, 90_000);
 });

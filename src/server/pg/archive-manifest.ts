@@ -104,6 +104,21 @@ export class PgManifest {
     return retryAt;
   }
 
+  async markVerified(name: string, now: number): Promise<void> {
+    await this.sql`UPDATE archive_files SET verified_at = ${now} WHERE name = ${name}`;
+  }
+
+  /** Imported back into its partition: kept in the database from now on (the object stays). */
+  async markRestored(name: string): Promise<void> {
+    await this.sql`UPDATE archive_files SET state = 'restored' WHERE name = ${name}`;
+  }
+
+  /** Days with a file restored: not archived again. */
+  async restoredDates(): Promise<Set<string>> {
+    const rows = await this.sql`SELECT DISTINCT date FROM archive_files WHERE state = 'restored'`;
+    return new Set((rows as { date: string }[]).map((row) => row.date));
+  }
+
   /** The latest retry time among a day's failed files (0 when none failed). */
   async retryAt(date: string): Promise<number> {
     const [row] = await this

@@ -67,12 +67,13 @@ export class PgArchiver {
     const last = lastArchivableDate(now, zone, bucket.settings.afterDays);
     const rows = await sql`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
       WHERE i.inhparent = 'reports'::regclass`;
+    const restored = await manifest.restoredDates();
     const days: string[] = [];
     for (const row of rows as { name: string }[]) {
       const m = PARTITION.exec(row.name);
       if (!m) continue;
       const day = `${m[1]}-${m[2]}-${m[3]}`;
-      if (day > last) continue;
+      if (day > last || restored.has(day)) continue;
       if (respectBackoff && (await manifest.retryAt(day)) > now.getTime()) continue;
       days.push(day);
     }
