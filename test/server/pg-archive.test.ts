@@ -3,7 +3,7 @@
 // verified; /query answers the same bytes and /files says "archive"; a bucket out of reach keeps the
 // partition and records the failure; two servers never archive at once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { SQL } from "bun";
@@ -20,7 +20,7 @@ import { openFileStore } from "../../src/server/store/file-store.ts";
 import type { Store } from "../../src/server/store/types.ts";
 import { databaseName, type PgCluster, postgresMissing, startPostgres } from "../helpers/postgres.ts";
 import { sampleReport } from "../helpers/report.ts";
-import { BUN, REPO, tempDir } from "../helpers/server.ts";
+import { BUN, REPO, type RunningServer, startServer, tempDir } from "../helpers/server.ts";
 import { KEYS, type S3Server, startS3 } from "./archive/_s3.ts";
 
 const missing = postgresMissing() ?? (Bun.which("node") ? null : "node is needed to run s3rver");
@@ -299,6 +299,60 @@ describe.skipIf(missing !== null)(`archive over PostgreSQL${missing ? ` (skipped
       // A restored day is not archived again.
       expect((await archive.archiver.run({ dryRun: true })).chosen).not.toContain(PAST);
     } finally {
+      await s.close();
+    }
+  }, 90_000);
+
+  test("serve --database --archive-url archives on its schedule; /files and /health say so", async () => {
+    const s = await setup();
+    const shared = settings();
+    const credentials = join(tempDir(), "credentials");
+    writeFileSync(
+      credentials,
+      `[default]\naws_access_key_id = ${KEYS.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${KEYS.AWS_SECRET_ACCESS_KEY}\n`,
+      { mode: 0o600 },
+    );
+    let server: RunningServer | undefined;
+    try {
+      server = await startServer([
+        "--database",
+        s.url,
+        "--archive-url",
+        `s3://relevo/${shared.prefix}`,
+        "--archive-endpoint",
+        s3.endpoint,
+        "--archive-region",
+        "us-east-1",
+        "--archive-jitter",
+        "0",
+        "--archive-credentials-file",
+        credentials,
+      ]);
+      const running = server;
+      // Never run before: the first run starts with the server.
+      const deadline = Date.now() + 30_000;
+      let files: { name: string; location?: string }[] = [];
+      while (Date.now() < deadline) {
+        const res = await fetch(`${running.url}/files?date=${PAST}`);
+        files = ((await res.json()) as { files: typeof files }).files;
+        if (files.length && files.every((f) => f.location === "archive")) break;
+        await Bun.sleep(200);
+      }
+      expect(files.map((f) => [f.name, f.location])).toEqual(
+        IPS.map((ip) => [dayFileName(ip, PAST), "archive"]).sort(),
+      );
+      expect(await partitionExists(s.sql, PAST)).toBe(false);
+      let health = { archive: { archived: 0, failed: 0 } };
+      while (Date.now() < deadline && health.archive.archived < 2) {
+        health = (await (await fetch(`${running.url}/health`)).json()) as typeof health;
+        await Bun.sleep(100);
+      }
+      expect(health.archive.failed).toBe(0);
+      expect(health.archive.archived).toBeGreaterThanOrEqual(2);
+      const res = await fetch(`${running.url}/query?ip=${IPS[0]}&date=${PAST}`);
+      expect(JSON.parse(await res.text())).toHaveLength(2);
+    } finally {
+      await server?.stop();
       await s.close();
     }
   }, 90_000);

@@ -117,6 +117,8 @@ export class PgArchiver {
         if (this.stopping) break;
         const began = performance.now();
         const outcome = await this.archiveDay(day, options.onStep);
+        // /health answers from the cache: kept current day by day, not only at the end of a long run.
+        await manifest.refresh().catch(() => {});
         const duty = options.duty ?? 1;
         if (duty < 1) await Bun.sleep(((performance.now() - began) * (1 - duty)) / duty);
         result.archived.push(...outcome.archived);
