@@ -356,4 +356,44 @@ describe.skipIf(missing !== null)(`archive over PostgreSQL${missing ? ` (skipped
       await s.close();
     }
   }, 90_000);
+
+  test("a failure after some hosts' objects are verified keeps the whole day in its partition", async () => {
+    const s = await setup();
+    try {
+      const archive = await openPgArchive(settings(), s.sql, s.store, "utc", s.clock);
+      const steps: string[] = [];
+      const result = await archive.archiver.run({
+        onStep: (name, step) => {
+          steps.push(`${name} ${step}`);
+          // The second host's object is in the bucket and verified; then the process "dies".
+          if (steps.length === 4) throw new Error("killed before the commit");
+        },
+      });
+      expect(steps).toHaveLength(4);
+      expect(result.archived).toEqual([]);
+      expect(await partitionExists(s.sql, PAST)).toBe(true);
+      expect(await archive.manifest.list("archived")).toEqual([]);
+      const failed = await archive.manifest.list("failed");
+      expect(failed.map((row) => row.error)).toEqual([
+        expect.stringContaining("killed before the commit"),
+        expect.stringContaining("killed before the commit"),
+      ]);
+      const files = (await (
+        await createApp({ store: archive.view, version: "t", clock: s.clock }).request(
+          `/files?date=${PAST}`,
+          {},
+          PEER,
+        )
+      ).json()) as { files: { location?: string; reports: number }[] };
+      expect(files.files.map((f) => [f.location ?? "local", f.reports])).toEqual([
+        ["local", 2],
+        ["local", 2],
+      ]);
+      // The next run (no backoff) does the day over and takes it.
+      expect((await archive.archiver.run()).archived).toHaveLength(2);
+      expect(await partitionExists(s.sql, PAST)).toBe(false);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
 });
