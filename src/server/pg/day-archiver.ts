@@ -98,7 +98,8 @@ export class PgArchiver {
       try {
         return await this.underLock(options);
       } finally {
-        await conn`SELECT pg_advisory_unlock(${ARCHIVER_LOCK_KEY})`;
+        // A connection lost meanwhile took the session's lock with it.
+        await conn`SELECT pg_advisory_unlock(${ARCHIVER_LOCK_KEY})`.catch(() => {});
         await manifest.refresh().catch(() => {});
       }
     } finally {
@@ -205,9 +206,13 @@ export class PgArchiver {
     const name = partitionName(day); // from a checked YYYY-MM-DD, never from a request
     await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK_KEY})`;
+      // The lock DETACH takes anyway, taken first and parent first, as every query takes its locks (taking
+      // the partition's first could deadlock with a reader). No insert into the day from here on; one that
+      // got in before has committed and is seen below. Held for a few statements only.
+      await tx`LOCK TABLE reports IN ACCESS EXCLUSIVE MODE`;
       // A report stored for the day since the export would be lost with the partition: try again later.
       const now = (await tx`SELECT source_ip AS ip, reports FROM report_days WHERE day = ${day}::date
-        ORDER BY source_ip FOR UPDATE`) as { ip: string; reports: number }[];
+        ORDER BY source_ip`) as { ip: string; reports: number }[];
       const same =
         now.length === hosts.length &&
         now.every((row, i) => row.ip === hosts[i]?.ip && Number(row.reports) === Number(hosts[i]?.reports));
