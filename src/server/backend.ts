@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import type { SQL } from "bun";
 import { UsageError } from "../shared/cli.ts";
 import { AgentStore, type Agents } from "./agents/agent-store.ts";
 import { CommandHub, type Commands } from "./agents/command-hub.ts";
@@ -13,6 +14,7 @@ import type { GroupCommit } from "./db/group-commit.ts";
 import type { Logs } from "./logs/log-store.ts";
 import { openLogs } from "./logs/open.ts";
 import { redactUrl, type TlsMode } from "./pg/connect.ts";
+import type { PgReportStore } from "./pg/report-store.ts";
 import { ReleaseStore, type Releases } from "./releases/release-store.ts";
 import { type SoftwareLists, SoftwareStore } from "./software/software-store.ts";
 import { type FileStore, type FsyncMode, openFileStore } from "./store/file-store.ts";
@@ -55,6 +57,8 @@ export interface Backend {
   stateDb: { db: Database; writer: GroupCommit } | null;
   /** The alerts' state (relevo.db, or PostgreSQL shared by the servers), opened for --alerts. */
   openAlertState(): AlertState;
+  /** The PostgreSQL client and report store, for the archive (--database only). */
+  pg: { sql: SQL; reports: PgReportStore } | null;
   /** For the start line. */
   where: string;
   close(): Promise<void>;
@@ -98,6 +102,7 @@ async function openEmbedded(settings: BackendSettings, gate: TokenGate): Promise
       fileStore: store,
       stateDb: { db: logs.db, writer: logs.writer },
       openAlertState: () => new AlertDb(logs.db, logs.writer),
+      pg: null,
       where: `data ${dataDir}, fsync ${settings.fsync}`,
       async close() {
         commands.close();
@@ -157,6 +162,7 @@ async function openDatabase(
     fileStore: null,
     stateDb: null,
     openAlertState: () => new PgAlertDb(pg.sql),
+    pg: { sql: pg.sql, reports: pg.store },
     where: `database ${where}`,
     close: () => pg.close(),
   };

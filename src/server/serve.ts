@@ -77,11 +77,6 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       : undefined;
   // Checked before anything opens: a mistake in the rules stops the start with every problem named.
   const alertsFile = readAlerts(settings.alertsFile);
-  if (settings.archive && settings.database) {
-    throw new UsageError(
-      "--archive-url does not go with --database yet: the archive reads closed day files from a data directory (relevo-server export writes them from PostgreSQL)",
-    );
-  }
   const loopback = isLoopback(settings.host);
   const proxied = settings.trustProxy.length > 0;
   const gate: TokenGate = (registry, hint) => {
@@ -110,18 +105,27 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     gate,
   );
   const { registry, software } = backend;
-  const archive =
-    settings.archive && backend.fileStore && backend.stateDb
-      ? openArchive(
+  const archive = !settings.archive
+    ? null
+    : backend.pg
+      ? await (await import("./pg/archive.ts")).openPgArchive(
           settings.archive,
-          backend.fileStore,
-          backend.stateDb.db,
+          backend.pg.sql,
+          backend.pg.reports,
           settings.dayZone,
           () => new Date(),
-          settings.logsRetentionDays,
         )
-      : null;
-  const logDays = archive?.archiver.logDays;
+      : backend.fileStore && backend.stateDb
+        ? openArchive(
+            settings.archive,
+            backend.fileStore,
+            backend.stateDb.db,
+            settings.dayZone,
+            () => new Date(),
+            settings.logsRetentionDays,
+          )
+        : null;
+  const logDays = archive && "logDays" in archive.archiver ? archive.archiver.logDays : undefined;
   // Retention waits for the log archive: no day goes before its object is verified in the bucket.
   if (logDays && backend.logs instanceof LogStore) backend.logs.holdRetention(() => logDays.holdMicros());
   else if (settings.archive?.logs) {
@@ -131,7 +135,7 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
     archive && settings.archive
       ? new ArchiveSchedule(
           archive.archiver,
-          archive.manifest,
+          "cached" in archive.manifest ? archive.manifest.cached : archive.manifest,
           settings.archive,
           settings.dayZone,
           () => new Date(),

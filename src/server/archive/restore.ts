@@ -7,16 +7,24 @@ import { nodeStoreFs } from "../store/fs.ts";
 import type { ArchiveHost } from "./archiver.ts";
 import { ArchiveError, type Bucket } from "./bucket.ts";
 import { openObject, verifyObject } from "./fetch-object.ts";
-import type { ArchivedRow, Manifest } from "./manifest.ts";
+import type { ArchivedRow } from "./manifest.ts";
 import { PART_BYTES } from "./pack.ts";
+
+/** What restore and verify use of a manifest: relevo.db's (synchronous) or PostgreSQL's. */
+export interface ManifestAccess {
+  get(name: string): ArchivedRow | null | Promise<ArchivedRow | null>;
+  list(state: "archived"): ArchivedRow[] | Promise<ArchivedRow[]>;
+  markVerified(name: string, now: number): void | Promise<void>;
+  markRestored(name: string): void | Promise<void>;
+}
 
 export async function restoreDay(
   host: Pick<ArchiveHost, "directory" | "addDay">,
   bucket: Bucket,
-  manifest: Manifest,
+  manifest: ManifestAccess,
   name: string,
 ): Promise<ArchivedRow> {
-  const row = manifest.get(name);
+  const row = await manifest.get(name);
   if (!row || row.state === "failed" || !row.object_key || !row.sha256) {
     throw new ArchiveError(`${name} is not in the archive manifest`, false);
   }
@@ -54,7 +62,7 @@ export async function restoreDay(
   renameSync(temp, path);
   await nodeStoreFs.syncDir(host.directory);
   host.addDay(name);
-  manifest.markRestored(name);
+  await manifest.markRestored(name);
   return row;
 }
 
@@ -66,11 +74,11 @@ export interface VerifyResult {
 /** Re-checks archived objects (all, or a random sample of `sample`) against the manifest. */
 export async function verifyArchive(
   bucket: Bucket,
-  manifest: Manifest,
+  manifest: ManifestAccess,
   sample: number | null,
   now: () => number,
 ): Promise<VerifyResult> {
-  let rows = manifest.list("archived");
+  let rows = await manifest.list("archived");
   if (sample !== null && rows.length > sample) {
     for (let i = rows.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
@@ -89,7 +97,7 @@ export async function verifyArchive(
         // Single-part uploads (everything under one part) have the MD5 as their ETag.
         gzMd5: (row.gz_bytes ?? PART_BYTES) < PART_BYTES ? (row.gz_md5 ?? undefined) : undefined,
       });
-      manifest.markVerified(row.name, now());
+      await manifest.markVerified(row.name, now());
     } catch (error) {
       bad.push({ name: row.name, error: (error as Error).message });
       if (error instanceof ArchiveError && error.fatal) break;

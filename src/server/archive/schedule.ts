@@ -38,8 +38,8 @@ export class ArchiveSchedule {
   private stopped = false;
 
   constructor(
-    private readonly archiver: Archiver,
-    private readonly manifest: Manifest,
+    private readonly archiver: Pick<Archiver, "run" | "busy" | "stop"> & { logDays?: Archiver["logDays"] },
+    private readonly manifest: Pick<Manifest, "lastRun" | "counts" | "list" | "failedRunsInARow">,
     private readonly settings: ArchiveSettings,
     private readonly zone: DayZone,
     private readonly clock: () => Date,

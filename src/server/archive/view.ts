@@ -6,14 +6,20 @@ import type { DayFilter, FileInfo, HostSummary, Store, Stored, StoreHealth } fro
 import { StoreUnavailableError } from "../store/types.ts";
 import type { Bucket } from "./bucket.ts";
 import { openObject } from "./fetch-object.ts";
-import type { Manifest } from "./manifest.ts";
+import type { ArchivedRow } from "./manifest.ts";
+
+/** What the view reads of a manifest: relevo.db's (synchronous) or PostgreSQL's. */
+export interface ArchiveIndex {
+  list(state: "archived", filter: { ip?: string; date?: string }): ArchivedRow[] | Promise<ArchivedRow[]>;
+  newestArchivedDate(ip: string): string | null | Promise<string | null>;
+}
 
 const RECEIVED_AT = /^\{"report_id":"[^"]*","received_at":"([^"]*)"/;
 
 export class ArchivedView implements Store {
   constructor(
     private readonly local: Store,
-    private readonly manifest: Manifest,
+    private readonly manifest: ArchiveIndex,
     private readonly bucket: Bucket,
   ) {}
 
@@ -23,7 +29,7 @@ export class ArchivedView implements Store {
 
   async newestDate(ip: string): Promise<string | null> {
     const local = await this.local.newestDate(ip);
-    const archived = this.manifest.newestArchivedDate(ip);
+    const archived = await this.manifest.newestArchivedDate(ip);
     if (!archived) return local;
     return !local || archived > local ? archived : local;
   }
@@ -35,7 +41,7 @@ export class ArchivedView implements Store {
   ): Promise<ReadableStream<Uint8Array> | string | null> {
     const local = await this.local.readDay(ip, date, filter);
     if (local !== null) return local;
-    const row = this.manifest.list("archived", { ip, date })[0];
+    const row = (await this.manifest.list("archived", { ip, date }))[0];
     if (!row?.object_key) return null;
     let body: ReadableStream<Uint8Array>;
     try {
@@ -52,8 +58,7 @@ export class ArchivedView implements Store {
   async listFiles(filter: { ip?: string; date?: string } = {}): Promise<FileInfo[]> {
     const local = await this.local.listFiles(filter);
     const here = new Set(local.map((file) => file.name));
-    const archived: FileInfo[] = this.manifest
-      .list("archived", filter)
+    const archived: FileInfo[] = (await this.manifest.list("archived", filter))
       .filter((row) => !here.has(row.name))
       .map((row) => ({
         name: row.name,

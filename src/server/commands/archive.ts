@@ -5,12 +5,12 @@ import { readdirSync } from "node:fs";
 import { type ArgsDef, defineCommand } from "citty";
 import { intFlag, UsageError, writeStdout } from "../../shared/cli.ts";
 import { setLogLevel } from "../../shared/log.ts";
-import { lastArchivableDate } from "../archive/archiver.ts";
+import { lastArchivableDate, type RunResult } from "../archive/archiver.ts";
 import { openBucket } from "../archive/bucket.ts";
 import { LogDayRows } from "../archive/log-days.ts";
 import { Manifest } from "../archive/manifest.ts";
 import { openArchive } from "../archive/open.ts";
-import { restoreDay, verifyArchive } from "../archive/restore.ts";
+import { restoreDay, type VerifyResult, verifyArchive } from "../archive/restore.ts";
 import { type ArchiveSettings, archiveSettings } from "../archive/settings.ts";
 import { parseDay } from "../day.ts";
 import { openStateDb } from "../db/state-db.ts";
@@ -18,7 +18,9 @@ import { parseIpParam } from "../ip.ts";
 import { dayFileName, parseDayFileName } from "../store/day-file.ts";
 import { openFileStore } from "../store/file-store.ts";
 import { acquireLock } from "../store/lock.ts";
+import { databaseArg, databaseUrl, withDatabase } from "./_database.ts";
 import { archiveArgs } from "./_serve-args.ts";
+import { pgArchiveRestore, pgArchiveRun, pgArchiveStatus, pgArchiveVerify } from "./archive-pg.ts";
 import { dataDir } from "./token.ts";
 
 const common = {
@@ -30,13 +32,18 @@ const common = {
     description: "Which date names the day files",
   },
   ...archiveArgs,
+  ...databaseArg,
   json: { type: "boolean", description: "Print the result as JSON" },
   verbose: { type: "boolean", description: "Debug logs and stack traces" },
 } as const satisfies ArgsDef;
 
-type CommonArgs = { data: string; timezone: string; json?: boolean; verbose?: boolean } & Parameters<
-  typeof archiveSettings
->[0];
+type CommonArgs = {
+  data: string;
+  timezone: string;
+  database?: string;
+  json?: boolean;
+  verbose?: boolean;
+} & Parameters<typeof archiveSettings>[0];
 
 function settingsOf(args: CommonArgs): ArchiveSettings {
   setLogLevel(args.verbose ? 4 : 3);
@@ -76,34 +83,25 @@ const run = defineCommand({
   async run({ args }) {
     const settings = settingsOf(args);
     const retention = intFlag("logs-retention-days", args["logs-retention-days"], 0, 100_000) ?? 30;
-    const dir = dataDir(args.data);
     const zone = args.timezone as "utc" | "local";
+    const url = databaseUrl(args);
+    if (url) {
+      try {
+        const dryRun = args["dry-run"] ?? false;
+        const result = await withDatabase(url, (sql) => pgArchiveRun(sql, settings, zone, dryRun));
+        await printRun(args, settings, result);
+      } finally {
+        exitSoon();
+      }
+      return;
+    }
+    const dir = dataDir(args.data);
     const store = await openFileStore({ dir, dayZone: zone });
     const state = openDb(dir);
     try {
       const { archiver } = openArchive(settings, store, state.db, zone, () => new Date(), retention);
       const result = await archiver.run({ dryRun: args["dry-run"] });
-      const logs = result.logs;
-      const lines = args["dry-run"]
-        ? [`would archive ${result.chosen.length} day file(s)`, ...result.chosen.map((name) => `  ${name}`)]
-        : [
-            `archived ${result.archived.length} of ${result.chosen.length} day file(s)${settings.keepLocal ? " (local files kept)" : ""}`,
-            ...result.failed.map((one) => `  failed ${one.name}: ${one.error}`),
-            ...(result.stopped ? [`stopped: ${result.stopped}`] : []),
-          ];
-      if (logs && args["dry-run"]) {
-        lines.push(
-          `would archive the logs of ${logs.chosen.length} day(s)`,
-          ...logs.chosen.map((d) => `  logs ${d}`),
-        );
-      } else if (logs) {
-        lines.push(
-          `archived the logs of ${logs.archived.length} of ${logs.chosen.length} day(s)`,
-          ...logs.failed.map((one) => `  failed logs ${one.date}: ${one.error}`),
-        );
-      }
-      await print(args, result, `${lines.join("\n")}\n`);
-      if (result.failed.length || logs?.failed.length) process.exitCode = 1;
+      await printRun(args, settings, result);
     } finally {
       state.close();
       await store.close();
@@ -112,12 +110,39 @@ const run = defineCommand({
   },
 });
 
+async function printRun(
+  args: { json?: boolean; "dry-run"?: boolean },
+  settings: ArchiveSettings,
+  result: RunResult,
+): Promise<void> {
+  const lines = args["dry-run"]
+    ? [`would archive ${result.chosen.length} day file(s)`, ...result.chosen.map((name) => `  ${name}`)]
+    : [
+        `archived ${result.archived.length} of ${result.chosen.length} day file(s)${settings.keepLocal ? " (local files kept)" : ""}`,
+        ...result.failed.map((one) => `  failed ${one.name}: ${one.error}`),
+        ...(result.stopped ? [`stopped: ${result.stopped}`] : []),
+      ];
+  const logs = result.logs;
+  if (logs && args["dry-run"]) {
+    lines.push(
+      `would archive the logs of ${logs.chosen.length} day(s)`,
+      ...logs.chosen.map((d) => `  logs ${d}`),
+    );
+  } else if (logs) {
+    lines.push(
+      `archived the logs of ${logs.archived.length} of ${logs.chosen.length} day(s)`,
+      ...logs.failed.map((one) => `  failed logs ${one.date}: ${one.error}`),
+    );
+  }
+  await print(args, result, `${lines.join("\n")}\n`);
+  if (result.failed.length || result.stopped || logs?.failed.length) process.exitCode = 1;
+}
+
 const status = defineCommand({
   meta: { name: "status", description: "Pending, archived and failed day files, with the reasons" },
   args: common,
   async run({ args }) {
     setLogLevel(args.verbose ? 4 : 3);
-    const dir = dataDir(args.data);
     const afterDays =
       intFlag(
         "archive-after-days",
@@ -125,6 +150,15 @@ const status = defineCommand({
         1,
         100_000,
       ) ?? 7;
+    const url = databaseUrl(args);
+    if (url) {
+      const zone = args.timezone as "utc" | "local";
+      const { last, answer } = await withDatabase(url, (sql) => pgArchiveStatus(sql, zone, afterDays));
+      await print(args, answer, `${statusText(answer, last).join("\n")}\n`);
+      if (answer.failed.length) process.exitCode = 1;
+      return;
+    }
+    const dir = dataDir(args.data);
     const state = openDb(dir);
     try {
       const manifest = new Manifest(state.db);
@@ -165,27 +199,51 @@ const status = defineCommand({
           retry_at: row.retry_at ? new Date(row.retry_at).toISOString() : null,
         })),
       };
-      const text = [
-        `pending: ${answer.pending} (days up to ${last})`,
-        `archived: ${answer.archived}${answer.archived_kept_locally ? ` (${answer.archived_kept_locally} also kept locally)` : ""}`,
-        `failed: ${failed.length}`,
-        ...answer.failed.map(
-          (row) => `  ${row.name}: ${row.error} (attempt ${row.attempts}, retry after ${row.retry_at})`,
-        ),
-        `log days archived: ${answer.log_days_archived}, failed: ${logFailed.length}`,
-        ...answer.log_days_failed.map(
-          (row) =>
-            `  logs ${row.date}: ${row.error} (attempt ${row.attempts}, retry after ${row.retry_at}; kept locally)`,
-        ),
-        `last run: ${answer.last_run ? `${answer.last_run.started_at}, ${run?.archived} archived, ${run?.failed} failed${run?.error ? `, stopped: ${run.error}` : ""}` : "never"}`,
-      ];
-      await print(args, answer, `${text.join("\n")}\n`);
+      await print(args, answer, `${statusText(answer, last).join("\n")}\n`);
       if (failed.length || logFailed.length) process.exitCode = 1;
     } finally {
       state.close();
     }
   },
 });
+
+interface StatusAnswer {
+  pending: number;
+  archived: number;
+  archived_kept_locally: number;
+  failed: { name: string; error: string | null; attempts: number; retry_at: string | null }[];
+  last_run: {
+    started_at: string;
+    archived: number;
+    failed: number;
+    error: string | null;
+  } | null;
+  /** With --archive-logs on a data directory: the log days archived and those that failed. */
+  log_days_archived?: number;
+  log_days_failed?: { date: string; error: string | null; attempts: number; retry_at: string | null }[];
+}
+
+function statusText(answer: StatusAnswer, last: string): string[] {
+  const run = answer.last_run;
+  return [
+    `pending: ${answer.pending} (days up to ${last})`,
+    `archived: ${answer.archived}${answer.archived_kept_locally ? ` (${answer.archived_kept_locally} also kept locally)` : ""}`,
+    `failed: ${answer.failed.length}`,
+    ...answer.failed.map(
+      (row) => `  ${row.name}: ${row.error} (attempt ${row.attempts}, retry after ${row.retry_at})`,
+    ),
+    ...(answer.log_days_failed
+      ? [
+          `log days archived: ${answer.log_days_archived ?? 0}, failed: ${answer.log_days_failed.length}`,
+          ...answer.log_days_failed.map(
+            (row) =>
+              `  logs ${row.date}: ${row.error} (attempt ${row.attempts}, retry after ${row.retry_at}; kept locally)`,
+          ),
+        ]
+      : []),
+    `last run: ${run ? `${run.started_at}, ${run.archived} archived, ${run.failed} failed${run.error ? `, stopped: ${run.error}` : ""}` : "never"}`,
+  ];
+}
 
 const verify = defineCommand({
   meta: {
@@ -199,25 +257,38 @@ const verify = defineCommand({
   },
   async run({ args }) {
     const settings = settingsOf(args);
-    const dir = dataDir(args.data);
     const sample = args.all ? null : (intFlag("sample", args.sample, 1, 1_000_000) ?? 20);
+    const url = databaseUrl(args);
+    if (url) {
+      try {
+        await printVerify(args, await withDatabase(url, (sql) => pgArchiveVerify(sql, settings, sample)));
+      } finally {
+        exitSoon();
+      }
+      return;
+    }
+    const dir = dataDir(args.data);
     const state = openDb(dir);
     try {
       const result = await verifyArchive(openBucket(settings), new Manifest(state.db), sample, () =>
         Date.now(),
       );
-      const lines = [
-        `checked ${result.checked} object(s): ${result.checked - result.bad.length} good, ${result.bad.length} bad`,
-        ...result.bad.map((one) => `  ${one.name}: ${one.error}`),
-      ];
-      await print(args, result, `${lines.join("\n")}\n`);
-      if (result.bad.length) process.exitCode = 1;
+      await printVerify(args, result);
     } finally {
       state.close();
       exitSoon();
     }
   },
 });
+
+async function printVerify(args: { json?: boolean }, result: VerifyResult): Promise<void> {
+  const lines = [
+    `checked ${result.checked} object(s): ${result.checked - result.bad.length} good, ${result.bad.length} bad`,
+    ...result.bad.map((one) => `  ${one.name}: ${one.error}`),
+  ];
+  await print(args, result, `${lines.join("\n")}\n`);
+  if (result.bad.length) process.exitCode = 1;
+}
 
 const restore = defineCommand({
   meta: { name: "restore", description: "Bring an archived day file back into the data directory" },
@@ -228,11 +299,26 @@ const restore = defineCommand({
   },
   async run({ args }) {
     const settings = settingsOf(args);
-    const dir = dataDir(args.data);
     const ip = parseIpParam(args.ip);
     if (!ip) throw new UsageError(`--ip ${args.ip} is not an IPv4 or IPv6 address`);
     const date = parseDay(args.date);
     if (!date) throw new UsageError(`--date ${args.date} is not a real day as YYYY-MM-DD`);
+    const url = databaseUrl(args);
+    if (url) {
+      const name = dayFileName(ip, date);
+      try {
+        const { row, stored } = await withDatabase(url, (sql) => pgArchiveRestore(sql, settings, name));
+        await print(
+          args,
+          { restored: name, bytes: row.bytes, reports: row.reports, stored },
+          `restored ${name} into the database (${row.reports} reports, ${stored} stored now)\n`,
+        );
+      } finally {
+        exitSoon();
+      }
+      return;
+    }
+    const dir = dataDir(args.data);
     const release = acquireLock(dir);
     const state = openDb(dir);
     try {

@@ -5,7 +5,7 @@ import type { SQL } from "bun";
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** "partition" in ASCII: the lock key every server takes before creating one. */
-const LOCK_KEY = 0x706172746974;
+export const PARTITION_LOCK_KEY = 0x706172746974;
 
 export function partitionName(day: string): string {
   if (!DAY.test(day)) throw new Error(`not a day: ${day}`);
@@ -36,7 +36,7 @@ export class Partitions {
     const name = partitionName(day);
     // Both names are built from a checked YYYY-MM-DD above, never from a request.
     await this.sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+      await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK_KEY})`;
       await tx.unsafe(
         `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF reports FOR VALUES FROM ('${day}') TO ('${nextDay(day)}')`,
       );
@@ -58,7 +58,7 @@ export class Partitions {
   async drop(day: string): Promise<void> {
     const name = partitionName(day);
     await this.sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+      await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK_KEY})`;
       await tx.unsafe(`DROP TABLE IF EXISTS ${name}`);
       await tx`DELETE FROM report_days WHERE day = ${day}::date`;
     });

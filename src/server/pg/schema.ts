@@ -246,4 +246,41 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       )`;
     },
   },
+  {
+    version: 8,
+    name: "archive manifest",
+    async up(sql) {
+      // As relevo.db's archive_files and archive_runs (times in ms since the epoch): one row per day file
+      // (`<ip>_<date>.json`) the archive took from a day partition, verified in the bucket, or failed and when
+      // to try again; one row per run.
+      await sql`CREATE TABLE archive_files (
+        name text PRIMARY KEY,
+        ip text NOT NULL,
+        date text COLLATE "C" NOT NULL,
+        state text NOT NULL CHECK (state IN ('archived', 'failed', 'restored')),
+        object_key text,
+        bytes bigint,
+        reports bigint,
+        sha256 text,
+        gz_bytes bigint,
+        gz_md5 text,
+        archived_at bigint,
+        verified_at bigint,
+        attempts integer NOT NULL DEFAULT 0,
+        error text,
+        failed_at bigint,
+        retry_at bigint
+      )`;
+      await sql`CREATE INDEX archive_files_ip_date ON archive_files (ip, date)`;
+      await sql`CREATE INDEX archive_files_state ON archive_files (state)`;
+      await sql`CREATE TABLE archive_runs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        started_at bigint NOT NULL,
+        finished_at bigint,
+        archived integer NOT NULL DEFAULT 0,
+        failed integer NOT NULL DEFAULT 0,
+        error text
+      )`;
+    },
+  },
 ];
