@@ -77,6 +77,11 @@ export async function serve(settings: ServeSettings, signal: AbortSignal): Promi
       : undefined;
   // Checked before anything opens: a mistake in the rules stops the start with every problem named.
   const alertsFile = readAlerts(settings.alertsFile);
+  if (settings.archive?.logs && settings.database) {
+    throw new UsageError(
+      "--archive-logs does not go with --database yet: the log archive reads relevo.db (PostgreSQL's logs are bounded by --logs-retention-days)",
+    );
+  }
   const loopback = isLoopback(settings.host);
   const proxied = settings.trustProxy.length > 0;
   const gate: TokenGate = (registry, hint) => {

@@ -324,12 +324,21 @@ describe.skipIf(missing !== null)(
       for (const [flag, why] of [
         [["--fsync", "never"], "synchronous_commit"],
         [["--logs-max-bytes", "1000000"], "VACUUM"],
+        [
+          ["--archive-url", "s3://bucket/days", "--archive-logs"],
+          "--archive-logs does not go with --database",
+        ],
       ] as const) {
         const proc = Bun.spawn(
           [BUN, join(REPO, "src/server/cli.ts"), "serve", "--port", "0", "--database", url, ...flag],
           {
             stdout: "ignore",
             stderr: "pipe",
+            env: {
+              ...process.env,
+              AWS_ACCESS_KEY_ID: "relevo-test",
+              AWS_SECRET_ACCESS_KEY: "relevo-test-secret",
+            },
           },
         );
         const err = await new Response(proc.stderr).text();
