@@ -1,22 +1,13 @@
 // Commands for agents (collect now, check for an update) and the agents' long-polls. The queue is in
-// relevo.db; the waiting polls are in memory, one per agent: a second poll from the same agent replaces
-// the first (answered 409 at once), so a poll whose TCP connection died unseen never locks the agent out.
+// relevo.db; the waiting polls are held by OpenPolls (one per agent, a newer one replacing the older).
 // A command queued here wakes its agent's poll at once. One timer per second looks at PRAGMA data_version,
 // which moves only when another process (relevo-server agent revoke) committed: then the waiting agents
 // are checked for revocation (cut off with 401) and for commands queued elsewhere.
 import type { Database } from "bun:sqlite";
 import type { AgentCommand, CommandKind } from "../../shared/agents.ts";
+import { OpenPolls, type PollEnd } from "./open-polls.ts";
 
-export type PollEnd =
-  | { kind: "commands"; commands: AgentCommand[] }
-  | { kind: "replaced" }
-  | { kind: "revoked" }
-  | { kind: "closing" };
-
-interface Waiter {
-  agentId: number;
-  finish: (end: PollEnd) => void;
-}
+export type { PollEnd } from "./open-polls.ts";
 
 interface Row {
   id: number;
@@ -60,7 +51,7 @@ export interface Commands {
 }
 
 export class CommandHub implements Commands {
-  readonly #waiting = new Map<number, Waiter>();
+  readonly #polls = new OpenPolls();
   #dataVersion: number;
   readonly #sweep: ReturnType<typeof setInterval>;
 
@@ -75,11 +66,11 @@ export class CommandHub implements Commands {
   }
 
   get waiting(): number {
-    return this.#waiting.size;
+    return this.#polls.size;
   }
 
   isWaiting(agentId: number): boolean {
-    return this.#waiting.has(agentId);
+    return this.#polls.has(agentId);
   }
 
   /** Queues a command and wakes the agent's poll, if one is open. */
@@ -130,39 +121,25 @@ export class CommandHub implements Commands {
 
   /** Waits up to `ms` for commands; answers at once when some are queued. */
   wait(agentId: number, ms: number, signal?: AbortSignal): Promise<PollEnd> {
-    this.#waiting.get(agentId)?.finish({ kind: "replaced" });
+    this.#polls.finish(agentId, { kind: "replaced" });
     const queued = this.take(agentId);
     if (queued.length || ms <= 0) return Promise.resolve({ kind: "commands", commands: queued });
-    return new Promise<PollEnd>((resolve) => {
-      const waiter: Waiter = {
-        agentId,
-        finish: (end) => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          if (this.#waiting.get(agentId) === waiter) this.#waiting.delete(agentId);
-          resolve(end);
-        },
-      };
-      const timer = setTimeout(() => waiter.finish({ kind: "commands", commands: [] }), ms);
-      const onAbort = () => waiter.finish({ kind: "commands", commands: [] });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiting.set(agentId, waiter);
-    });
+    return this.#polls.hold(agentId, ms, signal);
   }
 
   /** Cuts an agent's open poll off at once (revoked by this server). */
   revoked(agentId: number): void {
-    this.#waiting.get(agentId)?.finish({ kind: "revoked" });
+    this.#polls.finish(agentId, { kind: "revoked" });
   }
 
   /** Answers every open poll (the server is stopping): agents reconnect to the next one. */
   close(): void {
     clearInterval(this.#sweep);
-    for (const waiter of [...this.#waiting.values()]) waiter.finish({ kind: "closing" });
+    this.#polls.finishAll({ kind: "closing" });
   }
 
   #wake(agentId: number): void {
-    const waiter = this.#waiting.get(agentId);
+    const waiter = this.#polls.get(agentId);
     if (!waiter) return;
     const commands = this.take(agentId);
     if (commands.length) waiter.finish({ kind: "commands", commands });
@@ -173,7 +150,7 @@ export class CommandHub implements Commands {
   }
 
   #look(): void {
-    if (!this.#waiting.size) return;
+    if (!this.#polls.size) return;
     let now: number;
     try {
       now = this.#readDataVersion();

@@ -6,15 +6,11 @@
 // After the LISTEN connection came back, every waiting poll looks again (a notification may be lost).
 import type { SQL } from "bun";
 import type { AgentCommand, CommandKind } from "../../shared/agents.ts";
-import type { Commands, PollEnd } from "../agents/command-hub.ts";
+import type { Commands } from "../agents/command-hub.ts";
+import { OpenPolls, type PollEnd } from "../agents/open-polls.ts";
 import { asUnavailable } from "./errors.ts";
 
 export const COMMANDS_CHANNEL = "relevo_commands";
-
-interface Waiter {
-  agentId: number;
-  finish: (end: PollEnd) => void;
-}
 
 interface Row {
   id: string;
@@ -44,7 +40,7 @@ function toCommand(row: Row): AgentCommand {
 }
 
 export class PgCommandHub implements Commands {
-  readonly #waiting = new Map<number, Waiter>();
+  readonly #polls = new OpenPolls();
   #unlisten: (() => Promise<void>) | null = null;
 
   private constructor(
@@ -58,7 +54,7 @@ export class PgCommandHub implements Commands {
       COMMANDS_CHANNEL,
       (payload) => hub.#heard(payload),
       () => {
-        for (const agentId of hub.#waiting.keys()) void hub.#wake(agentId);
+        for (const agentId of hub.#polls.agents()) void hub.#wake(agentId);
       },
     );
     hub.#unlisten = () => subscription.unlisten();
@@ -66,11 +62,11 @@ export class PgCommandHub implements Commands {
   }
 
   get waiting(): number {
-    return this.#waiting.size;
+    return this.#polls.size;
   }
 
   isWaiting(agentId: number): boolean {
-    return this.#waiting.has(agentId);
+    return this.#polls.has(agentId);
   }
 
   /** Queues a command and tells every server; the one holding the agent's poll delivers it. */
@@ -124,32 +120,18 @@ export class PgCommandHub implements Commands {
 
   /** Waits up to `ms` for commands; answers at once when some are queued. */
   async wait(agentId: number, ms: number, signal?: AbortSignal): Promise<PollEnd> {
-    this.#waiting.get(agentId)?.finish({ kind: "replaced" });
+    this.#polls.finish(agentId, { kind: "replaced" });
     const queued = await this.take(agentId);
     if (queued.length || ms <= 0) return { kind: "commands", commands: queued };
-    return new Promise<PollEnd>((resolve) => {
-      const waiter: Waiter = {
-        agentId,
-        finish: (end) => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          if (this.#waiting.get(agentId) === waiter) this.#waiting.delete(agentId);
-          resolve(end);
-        },
-      };
-      const timer = setTimeout(() => waiter.finish({ kind: "commands", commands: [] }), ms);
-      const onAbort = () => waiter.finish({ kind: "commands", commands: [] });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiting.set(agentId, waiter);
-    });
+    return this.#polls.hold(agentId, ms, signal);
   }
 
   revoked(agentId: number): void {
-    this.#waiting.get(agentId)?.finish({ kind: "revoked" });
+    this.#polls.finish(agentId, { kind: "revoked" });
   }
 
   async close(): Promise<void> {
-    for (const waiter of [...this.#waiting.values()]) waiter.finish({ kind: "closing" });
+    this.#polls.finishAll({ kind: "closing" });
     await this.#unlisten?.().catch(() => {});
   }
 
@@ -160,7 +142,7 @@ export class PgCommandHub implements Commands {
   }
 
   async #wake(agentId: number): Promise<void> {
-    const waiter = this.#waiting.get(agentId);
+    const waiter = this.#polls.get(agentId);
     if (!waiter) return;
     try {
       const commands = await this.take(agentId);
